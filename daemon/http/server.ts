@@ -1,0 +1,86 @@
+// The koa app (built apart from listen()) and the HTTP listeners with their limits and timeouts.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import type Router from '@koa/router';
+import type { Logger } from '../log.js';
+import { localAddresses, normalizeIp } from '../net.js';
+import { errorMiddleware, ApiError } from './errors.js';
+import { isAllowedHost, type HostPolicy } from './host-check.js';
+
+/** Host policy from the live interface list (cached briefly) plus names this host answers to. */
+export function liveHostPolicy(extraNames: () => Iterable<string>): HostPolicy {
+  let cached: { at: number; set: Set<string> } | null = null;
+  return {
+    addresses() {
+      if (!cached || Date.now() - cached.at > 2000) {
+        cached = { at: Date.now(), set: new Set(localAddresses().map((a) => normalizeIp(a.address))) };
+      }
+      return cached.set;
+    },
+    names() {
+      return new Set(['localhost', ...[...extraNames()].map((n) => n.toLowerCase())]);
+    },
+  };
+}
+
+export function createApp(deps: { log: Logger; hosts: HostPolicy; routers: Router[] }): Koa {
+  const app = new Koa({ proxy: false });
+  app.silent = true; // errors are logged by our middleware, once
+  app.use(errorMiddleware(deps.log));
+  app.use(async (ctx, next) => {
+    if (!isAllowedHost(ctx.get('Host') || undefined, deps.hosts)) {
+      throw new ApiError(400, 'bad_host', 'unknown Host header (DNS rebinding protection): use the stereo\'s IP address or its .local name');
+    }
+    await next();
+  });
+  for (const r of deps.routers) app.use(r.routes()).use(r.allowedMethods());
+  return app;
+}
+
+export interface Listening {
+  addresses: AddressInfo[];
+  close(): Promise<void>;
+}
+
+/** Listens on each address (or on all when null) with limits fit for slow Wi-Fi uploads. */
+export async function listen(app: Koa, port: number, hosts: string[] | null, log: Logger): Promise<Listening> {
+  const servers: http.Server[] = [];
+  const handler = app.callback();
+  for (const host of hosts ?? [null]) {
+    const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, handler);
+    // No total request deadline (a 400 MB upload over slow Wi-Fi must finish), but a stalled socket dies.
+    server.setTimeout(60_000, (socket) => socket.destroy());
+    server.maxConnections = 512;
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host: host ?? undefined }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    servers.push(server);
+  }
+  const addresses = servers.map((s) => s.address() as AddressInfo);
+  log.info({ addresses: addresses.map((a) => `${a.address}:${a.port}`) }, 'HTTP listening');
+  return {
+    addresses,
+    close: async () => {
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeIdleConnections();
+              // Streams in flight get a moment, then go.
+              setTimeout(() => s.closeAllConnections(), 2000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}

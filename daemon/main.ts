@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// Process entry: config → library → servers → signals. The only place that wires modules together.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { loadConfig, helpText, ConfigError, PACKAGE_ROOT, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { Library, AlreadyRunningError } from './library/library.js';
+import { Ffmpeg, locateFfmpeg } from './media/ffmpeg.js';
+import { createApiRouter } from './http/api.js';
+import { createApp, listen, liveHostPolicy, type Listening } from './http/server.js';
+import { bindAddresses } from './net.js';
+
+const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Running {
+  stop(): Promise<void>;
+}
+
+async function start(config: Config, log: Logger, signal: AbortSignal): Promise<Running> {
+  const stops: Array<{ name: string; stop: () => Promise<void> }> = [];
+  const stopAll = async () => {
+    // Reverse order of start; one failing step does not keep the others from running.
+    for (const s of stops.reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        log.error({ err, step: s.name }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const ffLoc = locateFfmpeg(config.ffmpeg);
+    if (ffLoc) log.info({ ffmpeg: ffLoc.path, source: ffLoc.source }, 'ffmpeg found');
+    else log.warn({ configured: config.ffmpeg }, 'ffmpeg not found: serving originals only, no transcoding, no decode check on push (set --ffmpeg or HIFID_FFMPEG, or install ffmpeg)');
+    const ffmpeg = ffLoc ? new Ffmpeg(ffLoc, log.child({ module: 'ffmpeg' })) : null;
+
+    const library = new Library(
+      { dataDir: config.dataDir, musicDirs: config.musicDirs, maxUploadBytes: config.maxUploadMb * 1024 * 1024, minFreeBytes: config.minFreeMb * 1024 * 1024 },
+      ffmpeg,
+      log.child({ module: 'library' }),
+    );
+    await library.open();
+    stops.push({ name: 'library', stop: () => library.close() });
+    if (signal.aborted) throw signal.reason;
+
+    const localName = `${hostname().toLowerCase()}.local`;
+    const hosts = liveHostPolicy(() => [localName]);
+    const write = { pin: config.pin, hosts, pinFailures: new Map() };
+    const app = createApp({
+      log: log.child({ module: 'http' }),
+      hosts,
+      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null })],
+    });
+    const binds = bindAddresses(config.interface);
+    if (binds && binds.length === 0) throw new Error(`--interface ${config.interface}: no IPv4 address on that interface`);
+    const http: Listening = await listen(app, config.port, binds, log.child({ module: 'http' }));
+    stops.push({ name: 'http', stop: () => http.close() });
+
+    const scanAbort = new AbortController();
+    const scanning = library.startScanning(scanAbort.signal).catch((err: unknown) => log.error({ err }, 'scan failed'));
+    stops.push({ name: 'scanner', stop: async () => { scanAbort.abort(); await scanning; } });
+    log.info({ name: config.name, port: config.port, dataDir: config.dataDir, version: VERSION }, 'hifid ready');
+    return { stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    const r = loadConfig(process.argv.slice(2), process.env);
+    if (r.help) {
+      process.stdout.write(helpText());
+      return 0;
+    }
+    config = r.config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`hifid: configuration errors:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n\n${helpText()}`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const abort = new AbortController();
+  let running: Running | null = null;
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'stopping');
+    abort.abort(new Error(`stopped by ${sig}`));
+    void (running?.stop() ?? Promise.resolve()).then(() => {
+      log.info('stopped');
+      process.exitCode = 0;
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    running = await start(config, log, abort.signal);
+    if (stopping) await running.stop();
+  } catch (err) {
+    if (err instanceof AlreadyRunningError) {
+      log.fatal(err.message);
+      return 3;
+    }
+    if (abort.signal.aborted) return 0;
+    log.fatal({ err }, 'cannot start');
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    if (code !== 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`hifid: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

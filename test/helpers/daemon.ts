@@ -1,0 +1,112 @@
+// Starts the real daemon (dist/daemon/main.js) as a child process inside the test LAN.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { REPO_ROOT } from './fixtures.js';
+import { testLan } from './lan.js';
+
+export interface DaemonOptions {
+  dataDir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  port?: number;
+}
+
+let nextPort = 18200 + (process.pid % 500) * 2;
+
+export class TestDaemon {
+  readonly url: string;
+  readonly logs: Array<Record<string, unknown>> = [];
+  private exited: Promise<number | null>;
+  private exitCode: number | null | undefined;
+
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly dataDir: string,
+    readonly port: number,
+    private readonly ownsDir: boolean,
+  ) {
+    this.url = `http://${testLan().stereo}:${port}`;
+    this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve((this.exitCode = code))));
+  }
+
+  static async start(opts: DaemonOptions = {}): Promise<TestDaemon> {
+    const lan = testLan();
+    const ownsDir = !opts.dataDir;
+    const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'hifid-test-'));
+    const port = opts.port ?? nextPort++;
+    const args = [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), '--data-dir', dataDir, '--port', String(port), '--interface', lan.iface, '--name', 'Living-room Hi-Fi', '--log-level', 'debug', ...(opts.args ?? [])];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const d = new TestDaemon(proc, dataDir, port, ownsDir);
+    let stderr = '';
+    proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const rl = createInterface({ input: proc.stdout! });
+      rl.on('line', (line) => {
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          d.logs.push(entry);
+          if (entry.msg === 'hifid ready') resolve();
+        } catch {
+          d.logs.push({ raw: line });
+        }
+      });
+      proc.once('exit', (code) => reject(new Error(`daemon exited with ${code} before it was ready:\n${stderr}\n${d.logs.map((l) => JSON.stringify(l)).join('\n')}`)));
+    });
+    return d;
+  }
+
+  /** Resolves when a log line with this message (and matching fields) has been seen. */
+  async waitForLog(msg: string, timeoutMs = 10_000, match: (e: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.logs.find((e) => e.msg === msg && match(e));
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no log "${msg}" within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Waits until the background scan at start-up is done. */
+  async idle(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = (await (await fetch(`${this.url}/api/v1/status`)).json()) as { scanning: boolean };
+      if (!s.scanning) return;
+      if (Date.now() > deadline) throw new Error('daemon still scanning');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGTERM and wait; returns the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.exitCode === undefined) this.proc.kill('SIGTERM');
+    const code = await this.exited;
+    return code;
+  }
+
+  async kill9(): Promise<void> {
+    this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** Stops the daemon and removes its data dir if the test did not provide one. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.ownsDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the daemon to completion with these arguments (for --help and config errors). */
+export function runDaemonOnce(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
