@@ -58,7 +58,7 @@ export function createApiRouter(deps: ApiDeps): Router {
   };
 
   router.get('/status', (ctx) => {
-    ctx.body = { name: deps.name, version: deps.version, tracks: catalog.size, updateId: catalog.updateId, scanning: library.scanner.busy, transcoding: deps.ffmpegAvailable, pinRequired: deps.write.pin !== null };
+    ctx.body = { name: deps.name, version: deps.version, tracks: catalog.size, updateId: catalog.updateId, scanning: library.scanner.busy, transcoding: deps.ffmpegAvailable, pinRequired: deps.write.pin !== null, catalogWrites: { ...library.store.stats }, memory: { rssMb: Math.round(process.memoryUsage().rss / 1048576), heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1048576) } };
   });
 
   router.get('/tracks', (ctx) => {

@@ -1,4 +1,5 @@
 // One middleware turns every error into `{"error":{"code","message"}}` with a fitting status.
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import { LibraryError, type LibraryErrorCode } from '../library/errors.js';
 import type { Logger } from '../log.js';
@@ -35,11 +36,47 @@ export function errorBody(code: string, message: string): { error: { code: strin
 
 const HTTP_CODES: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 413: 'too_large', 415: 'unsupported_media_type', 416: 'range_not_satisfiable', 429: 'too_many_requests' };
 
+/** How much of a refused request body is read and dropped before the connection is cut. */
+const DISCARD_MAX_BYTES = 128 * 1024 * 1024;
+const DISCARD_MAX_MS = 60_000;
+
+/**
+ * Closing a connection while the client is still sending resets it, and most clients (fetch, phone
+ * HTTP stacks) then report a network error instead of the 413/507/403 ("lingering close"). So the
+ * rest of a refused body is read and dropped before answering, up to a budget in bytes and time.
+ * Resolves false when the budget ran out: the answer then goes out and the connection is closed.
+ */
+export function discardBody(req: IncomingMessage): Promise<boolean> {
+  if (req.complete || req.destroyed) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let left = DISCARD_MAX_BYTES;
+    const finish = (drained: boolean) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      if (!drained) req.pause();
+      resolve(drained);
+    };
+    const onData = (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) finish(false);
+    };
+    const timer = setTimeout(() => finish(false), DISCARD_MAX_MS);
+    // Nothing else may see these bytes (a multipart parser would start new pushes from them).
+    req.unpipe();
+    req.on('data', onData);
+    req.once('end', () => finish(true));
+    req.once('close', () => finish(req.complete));
+    req.resume();
+  });
+}
+
 export function errorMiddleware(log: Logger) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, 'not_found', 'no such resource');
+      // The router answers a wrong method with a bare status; give it the same JSON shape (Allow stays).
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) throw new ApiError(ctx.status, ctx.status === 405 ? 'method_not_allowed' : 'not_implemented', `${ctx.method} is not supported here`);
     } catch (err) {
       let status = 500;
       let code = 'internal';
@@ -58,8 +95,8 @@ export function errorMiddleware(log: Logger) {
         }
       }
       if (status >= 500 && status !== 507) log.error({ err, url: ctx.url }, 'request failed');
-      // A refused upload is not read further: close the connection instead of draining gigabytes.
-      if (status === 413) ctx.set('Connection', 'close');
+      // A refused upload: drop the rest first, or the client gets a reset instead of this answer.
+      if (!(await discardBody(ctx.req))) ctx.set('Connection', 'close');
       ctx.status = status;
       ctx.body = errorBody(code, message);
     }

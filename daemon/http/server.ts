@@ -29,7 +29,9 @@ export function createApp(deps: { log: Logger; hosts: HostPolicy; routers: Route
   app.silent = true; // errors are logged by our middleware, once
   app.use(errorMiddleware(deps.log));
   app.use(async (ctx, next) => {
-    if (!isAllowedHost(ctx.get('Host') || undefined, deps.hosts)) {
+    // More than one Host line is refused outright (RFC 9112 §3.2); node would silently keep the first.
+    const hostLines = ctx.req.rawHeaders.filter((_, i) => i % 2 === 0 && ctx.req.rawHeaders[i]!.toLowerCase() === 'host').length;
+    if (hostLines > 1 || !isAllowedHost(ctx.get('Host') || undefined, deps.hosts)) {
       throw new ApiError(400, 'bad_host', 'unknown Host header (DNS rebinding protection): use the stereo\'s IP address or its .local name');
     }
     await next();
@@ -52,8 +54,10 @@ export async function listen(app: Koa, port: number, hosts: string[] | null, log
     // No total request deadline (a 400 MB upload over slow Wi-Fi must finish), but a stalled socket dies.
     server.setTimeout(60_000, (socket) => socket.destroy());
     server.maxConnections = 512;
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Say what was wrong where HTTP has a word for it: headers too large, too slow to arrive.
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     await new Promise<void>((resolve, reject) => {

@@ -52,8 +52,9 @@ export async function serveFile(ctx: Context, f: ServedFile): Promise<void> {
   }
   if (range.kind === 'unsatisfiable') {
     ctx.set('Content-Range', `bytes */${size}`);
-    ctx.status = 416;
+    // Body first: koa turns a null body into 204 unless the status is already one without a body.
     ctx.body = null;
+    ctx.status = 416;
     return;
   }
   const start = range.kind === 'partial' ? range.start : 0;
@@ -65,7 +66,11 @@ export async function serveFile(ctx: Context, f: ServedFile): Promise<void> {
     ctx.status = 200;
   }
   ctx.length = size === 0 ? 0 : end - start + 1;
-  if (ctx.method === 'HEAD' || size === 0) return;
+  if (ctx.method === 'HEAD') return;
+  if (size === 0) {
+    ctx.body = Buffer.alloc(0); // else koa would answer with the status text ("OK")
+    return;
+  }
   const body = createReadStream(f.file, { start, end, highWaterMark: 256 * 1024 });
   // koa destroys the stream when the client goes away; the fd is released with it.
   ctx.body = body;

@@ -79,16 +79,6 @@ function compareNum(a: number | null, b: number | null): number {
   return (a ?? Number.MAX_SAFE_INTEGER) - (b ?? Number.MAX_SAFE_INTEGER);
 }
 
-interface Folded {
-  title: string;
-  artist: string;
-  album: string;
-  albumArtist: string;
-  genre: string;
-  /** everything q matches against */
-  text: string;
-}
-
 interface AlbumEntry {
   album: Album;
   trackIds: Set<string>;
@@ -102,7 +92,11 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private readonly byId = new Map<string, StoredTrack>();
   private readonly byHash = new Map<string, string>();
   private readonly byLocation = new Map<string, string>();
-  private readonly folded = new Map<string, Folded>();
+  /** Folded title per track id; other fields fold through `foldMemo` (few distinct values). */
+  private readonly titleFold = new Map<string, string>();
+  /** One copy of each repeated string (artist, album, genre…): 50 000 tracks share a few thousand. */
+  private readonly pool = new Map<string, string>();
+  private readonly foldMemo = new Map<string, string>();
   private readonly albums = new Map<string, AlbumEntry>();
   private sortedCache = new Map<string, StoredTrack[]>();
   private _updateId = 0;
@@ -184,20 +178,34 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     }
   }
 
+  private intern(v: string): string {
+    const have = this.pool.get(v);
+    if (have !== undefined) return have;
+    this.pool.set(v, v);
+    return v;
+  }
+
+  /** Folded form of a repeated field value, computed once per distinct value. */
+  private fold(v: string | null): string {
+    if (!v) return '';
+    let f = this.foldMemo.get(v);
+    if (f === undefined) this.foldMemo.set(v, (f = foldText(v)));
+    return f;
+  }
+
   private index(t: StoredTrack): void {
+    t.artist = this.intern(t.artist);
+    t.album = this.intern(t.album);
+    t.albumArtist = this.intern(t.albumArtist);
+    if (t.genre) t.genre = this.intern(t.genre);
+    t.codec = this.intern(t.codec);
+    t.mime = this.intern(t.mime);
+    t.root = this.intern(t.root);
+    if (t.source.device) t.source.device = this.intern(t.source.device);
     this.byId.set(t.id, t);
     if (t.sha256) this.byHash.set(t.sha256, t.id);
     this.byLocation.set(locationKey(t.root, t.path), t.id);
-    const f: Folded = {
-      title: foldText(t.title),
-      artist: foldText(t.artist),
-      album: foldText(t.album),
-      albumArtist: foldText(t.albumArtist),
-      genre: foldText(t.genre ?? ''),
-      text: '',
-    };
-    f.text = `${f.title}\n${f.artist}\n${f.album}\n${f.albumArtist}\n${f.genre}`;
-    this.folded.set(t.id, f);
+    this.titleFold.set(t.id, foldText(t.title));
     const aid = albumIdOf(t.albumArtist, t.album);
     let entry = this.albums.get(aid);
     if (!entry) {
@@ -219,7 +227,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     if (t.sha256 && this.byHash.get(t.sha256) === t.id) this.byHash.delete(t.sha256);
     const lk = locationKey(t.root, t.path);
     if (this.byLocation.get(lk) === t.id) this.byLocation.delete(lk);
-    this.folded.delete(t.id);
+    this.titleFold.delete(t.id);
     const aid = albumIdOf(t.albumArtist, t.album);
     const entry = this.albums.get(aid);
     if (!entry) return;
@@ -242,27 +250,27 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   }
 
   private comparator(key: SortKey): (a: StoredTrack, b: StoredTrack) => number {
-    const f = (t: StoredTrack): Folded => this.folded.get(t.id)!;
+    const title = (t: StoredTrack) => this.titleFold.get(t.id)!;
     const albumOrder = (a: StoredTrack, b: StoredTrack): number =>
-      compareText(f(a).albumArtist, f(b).albumArtist) ||
-      compareText(f(a).album, f(b).album) ||
+      compareText(this.fold(a.albumArtist), this.fold(b.albumArtist)) ||
+      compareText(this.fold(a.album), this.fold(b.album)) ||
       compareNum(a.discNumber ?? 1, b.discNumber ?? 1) ||
       compareNum(a.trackNumber, b.trackNumber) ||
-      compareText(f(a).title, f(b).title);
+      compareText(title(a), title(b));
     const tie = (a: StoredTrack, b: StoredTrack): number => compareText(a.id, b.id);
     switch (key) {
       case 'title':
-        return (a, b) => compareText(f(a).title, f(b).title) || compareText(f(a).artist, f(b).artist) || tie(a, b);
+        return (a, b) => compareText(title(a), title(b)) || compareText(this.fold(a.artist), this.fold(b.artist)) || tie(a, b);
       case 'artist':
-        return (a, b) => compareText(f(a).artist, f(b).artist) || albumOrder(a, b) || tie(a, b);
+        return (a, b) => compareText(this.fold(a.artist), this.fold(b.artist)) || albumOrder(a, b) || tie(a, b);
       case 'albumArtist':
         return (a, b) => albumOrder(a, b) || tie(a, b);
       case 'album':
-        return (a, b) => compareText(f(a).album, f(b).album) || albumOrder(a, b) || tie(a, b);
+        return (a, b) => compareText(this.fold(a.album), this.fold(b.album)) || albumOrder(a, b) || tie(a, b);
       case 'year':
         return (a, b) => compareNum(a.year, b.year) || albumOrder(a, b) || tie(a, b);
       case 'genre':
-        return (a, b) => compareText(f(a).genre, f(b).genre) || albumOrder(a, b) || tie(a, b);
+        return (a, b) => compareText(this.fold(a.genre), this.fold(b.genre)) || albumOrder(a, b) || tie(a, b);
       case 'added':
         return (a, b) => compareText(a.addedAt, b.addedAt) || tie(a, b);
       case 'track':
@@ -291,14 +299,25 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return sort.descending ? out.reverse() : out;
   }
 
+  /** Does the folded `needle` occur in the track's title, artists, album or genre? */
+  matchesText(t: StoredTrack, needle: string): boolean {
+    return (
+      this.titleFold.get(t.id)!.includes(needle) ||
+      this.fold(t.artist).includes(needle) ||
+      this.fold(t.album).includes(needle) ||
+      this.fold(t.albumArtist).includes(needle) ||
+      this.fold(t.genre).includes(needle)
+    );
+  }
+
   query(q: TrackQuery): Page<StoredTrack> {
     const sort = q.sort ?? { key: 'track', descending: false };
     const needle = q.q ? foldText(q.q.trim()) : '';
-    const eq = (field: keyof Folded, value: string | undefined) => (value === undefined ? null : foldText(value));
-    const artist = eq('artist', q.artist);
-    const albumArtist = eq('albumArtist', q.albumArtist);
-    const album = eq('album', q.album);
-    const genre = eq('genre', q.genre);
+    const eq = (value: string | undefined) => (value === undefined ? null : foldText(value));
+    const artist = eq(q.artist);
+    const albumArtist = eq(q.albumArtist);
+    const album = eq(q.album);
+    const genre = eq(q.genre);
     const filtered = needle || artist !== null || albumArtist !== null || album !== null || genre !== null || q.year !== undefined || q.device !== undefined;
     let list: StoredTrack[];
     if (q.albumId) {
@@ -309,13 +328,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     }
     if (filtered) {
       list = list.filter((t) => {
-        const f = this.folded.get(t.id)!;
         return (
-          (!needle || f.text.includes(needle)) &&
-          (artist === null || f.artist === artist) &&
-          (albumArtist === null || f.albumArtist === albumArtist) &&
-          (album === null || f.album === album) &&
-          (genre === null || f.genre === genre) &&
+          (!needle || this.matchesText(t, needle)) &&
+          (artist === null || this.fold(t.artist) === artist) &&
+          (albumArtist === null || this.fold(t.albumArtist) === albumArtist) &&
+          (album === null || this.fold(t.album) === album) &&
+          (genre === null || this.fold(t.genre) === genre) &&
           (q.year === undefined || t.year === q.year) &&
           (q.device === undefined || t.source.device === q.device)
         );
@@ -348,8 +366,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       if (wantArtist !== null || wantGenre !== null) {
         let hit = false;
         for (const id of trackIds) {
-          const f = this.folded.get(id)!;
-          if ((wantArtist === null || f.artist === wantArtist) && (wantGenre === null || f.genre === wantGenre)) {
+          const t = this.byId.get(id)!;
+          if ((wantArtist === null || this.fold(t.artist) === wantArtist) && (wantGenre === null || this.fold(t.genre) === wantGenre)) {
             hit = true;
             break;
           }

@@ -97,8 +97,7 @@ export class Library {
 
   /** Background work after the servers are up: reconcile with the disk, then watch music folders. */
   async startScanning(signal?: AbortSignal): Promise<void> {
-    await this.scanner.scanAll(signal);
-    if (!signal?.aborted) this.scanner.startWatching();
+    await this.scanner.run(signal);
   }
 
   /** The absolute file of a track, checked to stay inside its root. */

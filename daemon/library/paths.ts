@@ -30,7 +30,9 @@ export function sanitizeSegment(raw: string, fallback: string): string {
     .normalize('NFC')
     // Separators and the characters FAT/exFAT/SMB refuse become a visible substitute.
     .replace(/[\\/:*?"<>|]/g, '_')
-    // Control characters (C0, DEL, C1) and Unicode line/paragraph separators are dropped.
+    // Tabs, newlines and other white space read as one space ("Title\nSubtitle" keeps its words apart)…
+    .replace(/\s+/g, ' ')
+    // …and the remaining control characters (C0, DEL, C1) are dropped.
     .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '')
     // Fullwidth solidus and dot leader lookalikes are harmless on Linux but confuse people; normalise.
     .replace(/[\uff0f\u2215\u2044]/g, '_')

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { FolderWatcher } from './folder-watcher.js';
 import type { Logger } from '../log.js';
 import type { Catalog } from './catalog.js';
 import type { CatalogStore } from './store.js';
@@ -48,7 +48,7 @@ export interface ScanSummary {
 }
 
 export class Scanner {
-  private watcher: FSWatcher | null = null;
+  private watcher: FolderWatcher | null = null;
   private scanning = 0;
 
   constructor(
@@ -61,6 +61,17 @@ export class Scanner {
 
   get busy(): boolean {
     return this.scanning > 0;
+  }
+
+  /** Start-up work: a full pass, then watching. `busy` stays true until both are in place. */
+  async run(signal?: AbortSignal): Promise<void> {
+    this.scanning++;
+    try {
+      await this.scanAll(signal);
+      if (!signal?.aborted) await this.startWatching();
+    } finally {
+      this.scanning--;
+    }
   }
 
   /** Full pass: the store's own folder, then every music folder; drops entries of folders no longer configured. */
@@ -189,47 +200,69 @@ export class Scanner {
   }
 
   /** Watches the music folders; new, changed and removed files show up within a few seconds. */
-  startWatching(): void {
+  async startWatching(): Promise<void> {
     if (!this.musicDirs.length || this.watcher) return;
-    this.watcher = watch([...this.musicDirs], {
-      ignoreInitial: true,
-      ignored: (p: string) => path.basename(p).startsWith('.'),
-      // A file still being copied in is indexed once its size settles.
-      awaitWriteFinish: { stabilityThreshold: 800, pollInterval: 200 },
-    });
-    const rootOf = (abs: string) => this.musicDirs.find((r) => abs === r || abs.startsWith(r + path.sep));
-    const onFile = async (abs: string) => {
-      const root = rootOf(abs);
-      if (!root || !isAudioName(abs)) return;
-      const rel = path.relative(root, abs).split(path.sep).join('/');
-      const names = await readdir(path.dirname(abs)).catch(() => [] as string[]);
-      const r = await this.indexFolderFile(root, { rel, folderArt: pickCover(names) });
-      if (typeof r === 'object') {
-        this.catalog.upsert([r.track]);
-        this.store.markDirty();
-        this.log.info({ root, file: rel }, r.updated ? 'music folder file changed' : 'music folder file added');
-      }
-    };
-    const onGone = (abs: string) => {
-      const root = rootOf(abs);
-      if (!root) return;
-      const rel = path.relative(root, abs).split(path.sep).join('/');
+    this.watcher = new FolderWatcher((abs) => {
+      this.onPathChanged(abs).catch((err: unknown) => this.log.warn({ err, path: abs }, 'music folder change not applied'));
+    }, this.log);
+    for (const root of this.musicDirs) await this.watcher.addTree(root);
+    this.log.info({ folders: this.watcher.watchedFolders }, 'watching music folders');
+  }
+
+  private async onPathChanged(abs: string): Promise<void> {
+    const root = this.musicDirs.find((r) => abs.startsWith(r + path.sep));
+    if (!root) return;
+    const rel = path.relative(root, abs).split(path.sep).join('/');
+    const st = await stat(abs).catch(() => null);
+    if (!st) {
+      // Gone: a file, or a whole folder with everything in it.
+      this.watcher?.removeTree(abs);
       const gone = this.catalog.all().filter((t) => t.root === root && (t.path === rel || t.path.startsWith(rel + '/'))).map((t) => t.id);
       if (gone.length) {
         this.catalog.remove(gone);
         this.store.markDirty();
         this.log.info({ root, path: rel, removed: gone.length }, 'music folder files removed');
       }
-    };
-    const guard = (fn: (p: string) => unknown) => (p: string) => {
-      Promise.resolve(fn(p)).catch((err: unknown) => this.log.warn({ err, path: p }, 'music folder watch handler failed'));
-    };
-    this.watcher.on('add', guard(onFile)).on('change', guard(onFile)).on('unlink', guard(onGone)).on('unlinkDir', guard(onGone));
-    this.watcher.on('error', (err) => this.log.warn({ err }, 'music folder watcher error'));
+      return;
+    }
+    if (st.isDirectory()) {
+      // A folder moved or copied in: watch it and index what it holds.
+      await this.watcher?.addTree(abs);
+      const batch: StoredTrack[] = [];
+      for await (const f of walkAudio(root, rel)) {
+        const r = await this.indexFolderFile(root, f);
+        if (typeof r === 'object') batch.push(r.track);
+      }
+      if (batch.length) {
+        this.catalog.upsert(batch);
+        this.store.markDirty();
+        this.log.info({ root, path: rel, added: batch.length }, 'music folder added');
+      }
+      return;
+    }
+    if (!st.isFile()) return;
+    const dirRel = path.posix.dirname(rel);
+    const names = await readdir(path.dirname(abs)).catch(() => [] as string[]);
+    if (!isAudioName(abs)) {
+      // A cover image appeared or changed: the folder's tracks take it up.
+      const cover = pickCover(names);
+      const affected = this.catalog.all().filter((t) => t.root === root && path.posix.dirname(t.path) === dirRel && t.folderArt !== cover);
+      if (affected.length) {
+        this.catalog.upsert(affected.map((t) => ({ ...t, folderArt: cover })));
+        this.store.markDirty();
+      }
+      return;
+    }
+    const r = await this.indexFolderFile(root, { rel, folderArt: pickCover(names) });
+    if (typeof r === 'object') {
+      this.catalog.upsert([r.track]);
+      this.store.markDirty();
+      this.log.info({ root, file: rel }, r.updated ? 'music folder file changed' : 'music folder file added');
+    }
   }
 
   async stop(): Promise<void> {
-    await this.watcher?.close();
+    this.watcher?.close();
     this.watcher = null;
   }
 }

@@ -39,6 +39,22 @@ function clean(s: string | undefined | null): string | null {
   return t || null;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * RIFF INFO text (WAV) declares no encoding, so music-metadata reads it as Latin-1 as the spec says;
+ * but ffmpeg and most current taggers write UTF-8 there ("BjÃ¶rk"). Text whose Latin-1 bytes are
+ * valid multi-byte UTF-8 is read again as UTF-8; real Latin-1 text almost never is.
+ */
+function utf8FromLatin1(s: string | undefined | null): string | undefined | null {
+  if (typeof s !== 'string' || !/[\u0080-\u00ff]/.test(s) || /[^\u0000-\u00ff]/.test(s)) return s;
+  try {
+    return strictUtf8.decode(Buffer.from(s, 'latin1'));
+  } catch {
+    return s;
+  }
+}
+
 function positive(n: number | null | undefined): number | null {
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : null;
 }
@@ -50,7 +66,8 @@ export function tagInfoFrom(meta: IAudioMetadata, fileNameHint: string | null): 
   if (!format) throw new NotAudioError(`unsupported or unknown audio format (${f.container ?? 'no container'}/${f.codec ?? 'no codec'})`);
   const duration = f.duration ?? 0;
   if (!(duration > 0) || !f.sampleRate) throw new NotAudioError('no audio stream found');
-  const c = meta.common;
+  const c0 = meta.common;
+  const c = f.container === 'WAVE' ? { ...c0, title: utf8FromLatin1(c0.title), artist: utf8FromLatin1(c0.artist), artists: c0.artists?.map((a) => utf8FromLatin1(a) ?? a), album: utf8FromLatin1(c0.album), albumartist: utf8FromLatin1(c0.albumartist), genre: c0.genre?.map((g) => utf8FromLatin1(g) ?? g) } : c0;
   const artist = clean(c.artist) ?? clean(c.artists?.[0]) ?? clean(c.albumartist) ?? UNKNOWN_ARTIST;
   const year = positive(c.year) ?? (c.date ? positive(Number.parseInt(c.date.slice(0, 4), 10)) : null);
   return {

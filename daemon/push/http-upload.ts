@@ -25,6 +25,21 @@ export function deviceLabel(ctx: Context): string {
   return given || ctx.request.ip || 'unknown';
 }
 
+/**
+ * The request body as a stream ingest may abandon: when ingest stops early (too large), the socket is
+ * only paused, so the 413 still reaches the client; a client that goes away fails the stream.
+ */
+function requestBody(ctx: Context): PassThrough {
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  body.on('error', () => undefined); // ingest sees it through its pipeline; unheard, it would crash the daemon
+  const req = ctx.req;
+  req.on('close', () => {
+    if (!req.complete) body.destroy(new LibraryError('aborted', 'the client went away before the file was complete'));
+  });
+  req.pipe(body);
+  return body;
+}
+
 type FileOutcome = { ok: true; result: IngestResult } | { ok: false; error: LibraryError | ApiError; fileName: string | null };
 
 function resultJson(r: IngestResult): { track: Track; duplicate: boolean } {
@@ -42,7 +57,7 @@ export async function handlePush(ctx: Context, ingest: Ingest): Promise<void> {
   if (!type.startsWith('audio/') && !type.startsWith('application/octet-stream')) {
     throw new ApiError(415, 'not_audio', 'send audio as multipart/form-data or with Content-Type audio/*');
   }
-  const r = await ingest.push(ctx.req, { device, fileName: decodeHeaderName(ctx.get('X-Filename')), declaredSize: length });
+  const r = await ingest.push(requestBody(ctx), { device, fileName: decodeHeaderName(ctx.get('X-Filename')), declaredSize: length });
   ctx.status = r.duplicate ? 200 : 201;
   ctx.body = resultJson(r);
 }
@@ -65,6 +80,10 @@ async function handleMultipart(ctx: Context, ingest: Ingest, device: string): Pr
       }
       // A PassThrough lets ingest see a clean end-of-stream (or an error) for this part only.
       const part = new PassThrough();
+      // A broken form (e.g. "Unexpected end of form") errors the part, possibly before ingest reads
+      // it; ingest still sees the error through its iterator, but an unheard 'error' event would
+      // take the whole daemon down.
+      part.on('error', () => undefined);
       stream.on('error', (e) => part.destroy(e));
       stream.pipe(part);
       outcomes.push(

@@ -137,13 +137,13 @@ describe('loadConfig', () => {
     [['--port', '0'], {}, /^--port: expected an integer from 1 to 65535/],
     [['--port', '65536'], {}, /^--port:/],
     [['--port', '1.5'], {}, /^--port:/],
-    [['--port', '-1'], {}, /^--port|^--1|-1/],
+    [['--port', '-1'], {}, /^--port: expected an integer from 1 to 65535, got "-1"/],
     [['--pin', ''], {}, /^--pin: expected a non-empty string/],
     [['--max-upload-mb', '0'], {}, /^--max-upload-mb:/],
     [['--min-free-mb', '1000001'], {}, /^--min-free-mb:/],
     [['--log-level', 'LOUD'], {}, /^--log-level: expected one of/],
     [['stray'], {}, /^argument "stray": hifid takes no positional arguments/],
-    [['--prot', '8200'], {}, /^--prot: unknown option \(did you mean --port\?\)/],
+    [['--max-upload', '5'], {}, /^--max-upload: unknown option \(did you mean --max-upload-mb\?\)/],
     [[], { HIFID_PORT: 'abc' }, /^HIFID_PORT: expected an integer/],
     [[], { HIFID_LOG_LEVEL: 'chatty' }, /^HIFID_LOG_LEVEL:/],
   ];
@@ -153,6 +153,10 @@ describe('loadConfig', () => {
       assert.ok(p.some((x) => want.test(x)), p.join('\n'));
     });
   }
+
+  it('reports an unknown option followed by its value once, not its value as a stray argument', () => {
+    assert.deepEqual(problems(['--prot', '8200']), ['--prot: unknown option']);
+  });
 
   it('names the config file and the key for an unknown setting', () => {
     const f = file('unknown.json', JSON.stringify({ port: 8300, maxUploadMB: 5 }));
