@@ -313,13 +313,15 @@ describe('security: PIN', function () {
   });
 
   it('refuses a wrong PIN with 403', async () => {
-    for (const wrong of ['0000', '12345', '123', ' 1234']) {
+    for (const wrong of ['0000', '12345', '123', '1234x']) {
       const r = await postWav(d, { headers: { 'X-Hifid-Pin': wrong } });
       assert.equal(r.status, 403, wrong);
       assert.equal(json(r).error?.code, 'wrong_pin');
     }
-    const q = await postWav(d, { path: '/api/v1/tracks?pin=9999' });
-    assert.equal(q.status, 403);
+    for (const wrong of ['9999', encodeURIComponent('١٢٣٤'), '1234%00']) {
+      const q = await postWav(d, { path: `/api/v1/tracks?pin=${wrong}` });
+      assert.equal(q.status, 403, wrong);
+    }
     assert.equal(await trackCount(d), 0);
   });
 
@@ -419,6 +421,23 @@ describe('security: upload limits', function () {
     it('refuses a 2 MB file in a form with 413, leaving nothing', async () => {
       const r = await pushFile(d.url, 'big.wav', twoMb());
       assert.equal(r.status, 413);
+      noLeftovers(d);
+      assert.deepEqual(filesUnder(path.join(d.dataDir, 'music')), []);
+    });
+
+    it('gets the 413 to the client, not a connection reset, when it is still sending 40 MB', async () => {
+      // The refusal comes before the body is read; closing at once would reset the connection under
+      // the client's upload and it would report a network error instead (lingering close).
+      const big = Buffer.concat([makeWav(seed++, { seconds: 1 }), Buffer.alloc(40 * 1024 * 1024, 2)]);
+      for (let i = 0; i < 3; i++) {
+        const raw = await postWav(d, { body: big });
+        assert.equal(raw.status, 413, `http.request (Connection: close), try ${i}`);
+        const res = await fetch(`${d.url}/api/v1/tracks`, { method: 'POST', body: big, headers: { 'Content-Type': 'audio/wav' } });
+        assert.equal(res.status, 413, `fetch raw, try ${i}`);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'too_large');
+        const form = await pushFile(d.url, 'big.wav', big);
+        assert.equal(form.status, 413, `fetch multipart, try ${i}`);
+      }
       noLeftovers(d);
       assert.deepEqual(filesUnder(path.join(d.dataDir, 'music')), []);
     });
