@@ -124,6 +124,13 @@ describe('security', function () {
       assert.equal(noHost.status, 400);
     });
 
+    it('serves an HTTP/1.0 request without Host (old renderers) but still checks a Host it sends', async () => {
+      const plain = await rawExchange(d.url, `GET /api/v1/tracks HTTP/1.0\r\n\r\n`);
+      assert.match(plain, /^HTTP\/1\.1 200 /);
+      const evil = await rawExchange(d.url, `GET /api/v1/tracks HTTP/1.0\r\nHost: evil.example\r\n\r\n`);
+      assert.match(evil, /^HTTP\/1\.1 400 /);
+    });
+
     it('refuses a request with two Host lines, whichever comes first', async () => {
       for (const lines of [`Host: ${hostPort}\r\nHost: evil.example\r\n`, `Host: evil.example\r\nHost: ${hostPort}\r\n`]) {
         const reply = await rawExchange(d.url, `GET /api/v1/tracks HTTP/1.1\r\n${lines}Connection: close\r\n\r\n`);
