@@ -66,9 +66,6 @@ export function albumIdOf(albumArtist: string, album: string): string {
   return createHash('sha1').update(`${foldText(albumArtist)}\0${foldText(album)}`).digest('hex').slice(0, 16);
 }
 
-function locationKey(root: string, rel: string): string {
-  return `${root}\0${rel}`;
-}
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -91,7 +88,8 @@ export interface CatalogEvents {
 export class Catalog extends EventEmitter<CatalogEvents> {
   private readonly byId = new Map<string, StoredTrack>();
   private readonly byHash = new Map<string, string>();
-  private readonly byLocation = new Map<string, string>();
+  /** root → relative path → id; nested so no per-track key string is built. */
+  private readonly byLocation = new Map<string, Map<string, string>>();
   /** Folded title per track id; other fields fold through `foldMemo` (few distinct values). */
   private readonly titleFold = new Map<string, string>();
   /** One copy of each repeated string (artist, album, genre…): 50 000 tracks share a few thousand. */
@@ -130,7 +128,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   }
 
   getByLocation(root: string, rel: string): StoredTrack | undefined {
-    const id = this.byLocation.get(locationKey(root, rel));
+    const id = this.byLocation.get(root)?.get(rel);
     return id ? this.byId.get(id) : undefined;
   }
 
@@ -185,6 +183,14 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return v;
   }
 
+  private readonly sources = new Map<string, StoredTrack['source']>();
+  private sharedSource(s: StoredTrack['source']): StoredTrack['source'] {
+    const key = `${s.kind}\0${s.device ?? ''}`;
+    let shared = this.sources.get(key);
+    if (!shared) this.sources.set(key, (shared = Object.freeze({ kind: s.kind, device: s.device ? this.intern(s.device) : null })));
+    return shared;
+  }
+
   /** Folded form of a repeated field value, computed once per distinct value. */
   private fold(v: string | null): string {
     if (!v) return '';
@@ -201,10 +207,13 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     t.codec = this.intern(t.codec);
     t.mime = this.intern(t.mime);
     t.root = this.intern(t.root);
-    if (t.source.device) t.source.device = this.intern(t.source.device);
+    // Folder tracks all share one source object; pushed ones share one per device.
+    t.source = this.sharedSource(t.source);
     this.byId.set(t.id, t);
     if (t.sha256) this.byHash.set(t.sha256, t.id);
-    this.byLocation.set(locationKey(t.root, t.path), t.id);
+    let inRoot = this.byLocation.get(t.root);
+    if (!inRoot) this.byLocation.set(t.root, (inRoot = new Map()));
+    inRoot.set(t.path, t.id);
     this.titleFold.set(t.id, foldText(t.title));
     const aid = albumIdOf(t.albumArtist, t.album);
     let entry = this.albums.get(aid);
@@ -225,8 +234,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private unindex(t: StoredTrack): void {
     this.byId.delete(t.id);
     if (t.sha256 && this.byHash.get(t.sha256) === t.id) this.byHash.delete(t.sha256);
-    const lk = locationKey(t.root, t.path);
-    if (this.byLocation.get(lk) === t.id) this.byLocation.delete(lk);
+    const inRoot = this.byLocation.get(t.root);
+    if (inRoot?.get(t.path) === t.id) inRoot.delete(t.path);
     this.titleFold.delete(t.id);
     const aid = albumIdOf(t.albumArtist, t.album);
     const entry = this.albums.get(aid);
@@ -297,6 +306,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const cmp = this.comparator(sort.key);
     const out = [...tracks].sort(cmp);
     return sort.descending ? out.reverse() : out;
+  }
+
+  /** The folded title of a track (kept since indexing), for code that scans every track, e.g. UPnP Search. */
+  foldedTitle(t: StoredTrack): string {
+    return this.titleFold.get(t.id) ?? foldText(t.title);
+  }
+
+  /** The folded form of a repeated value (artist, album, genre…), computed once per distinct value. */
+  foldValue(v: string | null): string {
+    return this.fold(v);
   }
 
   /** Does the folded `needle` occur in the track's title, artists, album or genre? */
