@@ -19,6 +19,10 @@ export interface Config {
   readonly minFreeMb: number;
   /** Explicit ffmpeg binary; null = ffmpeg-static, then PATH. */
   readonly ffmpeg: string | null;
+  /** ffmpeg processes running at once (streams and downloads); more wait briefly, then get 503. */
+  readonly maxTranscodes: number;
+  /** Size bound of <data-dir>/state/transcode-cache (least recently used go first); 0 = no cache. */
+  readonly transcodeCacheMb: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly configFile: string | null;
 }
@@ -46,8 +50,10 @@ const OPTIONS: readonly Option[] = [
   { key: 'configFile', flag: 'config', env: 'HIFID_CONFIG', kind: 'string', help: 'JSON file with any of these settings (camelCase keys)' },
   { key: 'pin', flag: 'pin', env: 'HIFID_PIN', kind: 'string', help: 'PIN required for pushes and deletes' },
   { key: 'maxUploadMb', flag: 'max-upload-mb', env: 'HIFID_MAX_UPLOAD_MB', kind: 'int', min: 1, max: 1_000_000, help: 'largest accepted push in MB (default 2048)' },
-  { key: 'minFreeMb', flag: 'min-free-mb', env: 'HIFID_MIN_FREE_MB', kind: 'int', min: 0, max: 1_000_000, help: 'free space kept on the data disk in MB (default 64)' },
+  { key: 'minFreeMb', flag: 'min-free-mb', env: 'HIFID_MIN_FREE_MB', kind: 'int', min: 0, max: 1_000_000_000, help: 'free space kept on the data disk in MB (default 64)' },
   { key: 'ffmpeg', flag: 'ffmpeg', env: 'HIFID_FFMPEG', kind: 'string', help: 'path to the ffmpeg binary' },
+  { key: 'maxTranscodes', flag: 'max-transcodes', env: 'HIFID_MAX_TRANSCODES', kind: 'int', min: 1, max: 64, help: 'ffmpeg transcodes running at once (default 2)' },
+  { key: 'transcodeCacheMb', flag: 'transcode-cache-mb', env: 'HIFID_TRANSCODE_CACHE_MB', kind: 'int', min: 0, max: 1_000_000, help: 'disk kept for finished transcodes in MB, 0 = none (default 1024)' },
   { key: 'logLevel', flag: 'log-level', env: 'HIFID_LOG_LEVEL', kind: 'level', help: `log level: ${LEVELS.join(', ')} (default info)` },
 ];
 
@@ -80,6 +86,8 @@ export function defaults(env: NodeJS.ProcessEnv): Config {
     maxUploadMb: 2048,
     minFreeMb: 64,
     ffmpeg: null,
+    maxTranscodes: 2,
+    transcodeCacheMb: 1024,
     logLevel: 'info',
     configFile: null,
   };

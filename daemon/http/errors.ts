@@ -37,8 +37,8 @@ export function errorBody(code: string, message: string): { error: { code: strin
 const HTTP_CODES: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 413: 'too_large', 415: 'unsupported_media_type', 416: 'range_not_satisfiable', 429: 'too_many_requests' };
 
 /** How much of a refused request body is read and dropped before the connection is cut. */
-const DISCARD_MAX_BYTES = 128 * 1024 * 1024;
-const DISCARD_MAX_MS = 60_000;
+const DISCARD_MAX_BYTES = 8 * 1024 * 1024;
+const DISCARD_MAX_MS = 10_000;
 
 /**
  * Closing a connection while the client is still sending resets it, and most clients (fetch, phone
@@ -46,8 +46,13 @@ const DISCARD_MAX_MS = 60_000;
  * rest of a refused body is read and dropped before answering, up to a budget in bytes and time.
  * Resolves false when the budget ran out: the answer then goes out and the connection is closed.
  */
-export function discardBody(req: IncomingMessage): Promise<boolean> {
+export function discardBody(req: IncomingMessage, continued = true): Promise<boolean> {
   if (req.complete || req.destroyed) return Promise.resolve(true);
+  // A client that asked "Expect: 100-continue" and got no 100 has sent no body: answer and close.
+  if (!continued && /100-continue/i.test(req.headers.expect ?? '')) return Promise.resolve(false);
+  // A declared body far past the budget is not read at all ("stop reading at once").
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > DISCARD_MAX_BYTES) return Promise.resolve(false);
   return new Promise((resolve) => {
     let left = DISCARD_MAX_BYTES;
     const finish = (drained: boolean) => {
@@ -96,7 +101,7 @@ export function errorMiddleware(log: Logger) {
       }
       if (status >= 500 && status !== 507) log.error({ err, url: ctx.url }, 'request failed');
       // A refused upload: drop the rest first, or the client gets a reset instead of this answer.
-      if (!(await discardBody(ctx.req))) ctx.set('Connection', 'close');
+      if (!(await discardBody(ctx.req, ctx.state.continued === true))) ctx.set('Connection', 'close');
       ctx.status = status;
       ctx.body = errorBody(code, message);
     }

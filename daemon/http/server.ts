@@ -56,6 +56,12 @@ export async function listen(app: Koa, port: number, hosts: string[] | null, log
     // No total request deadline (a 400 MB upload over slow Wi-Fi must finish), but a stalled socket dies.
     server.setTimeout(60_000, (socket) => socket.destroy());
     server.maxConnections = 512;
+    // "Expect: 100-continue": a push gets its 100 from the push handler once the PIN, origin and size
+    // are accepted, so a refused upload is never transmitted; every other request gets it at once.
+    server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (!(req.method === 'POST' && req.url?.startsWith('/api/v1/tracks'))) res.writeContinue();
+      void handler(req, res);
+    });
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // Say what was wrong where HTTP has a word for it: headers too large, too slow to arrive.
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';

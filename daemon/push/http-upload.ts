@@ -52,6 +52,11 @@ export async function handlePush(ctx: Context, ingest: Ingest): Promise<void> {
   const length = lengthHeader ? Number(lengthHeader) : null;
   // Refuse what is certain to be too big (or cannot fit) before reading a byte of it.
   await ingest.checkCapacity(length);
+  // Only now, with access and size checked, may a client waiting on "Expect: 100-continue" send the body.
+  if (/100-continue/i.test(ctx.get('Expect'))) {
+    ctx.res.writeContinue();
+    ctx.state.continued = true;
+  }
   const device = deviceLabel(ctx);
   if (type.startsWith('multipart/form-data')) return handleMultipart(ctx, ingest, device);
   if (!type.startsWith('audio/') && !type.startsWith('application/octet-stream')) {

@@ -2,7 +2,6 @@
 // same origin, PIN), upload limits, and requests built to hurt. Real daemons, raw HTTP.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { statfsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
@@ -396,6 +395,33 @@ describe('security: upload limits', function () {
       assert.deepEqual(filesUnder(path.join(d.dataDir, 'music')), []);
     });
 
+    it('answers "Expect: 100-continue" for a too-big push with 413 and no 100, so the body is never sent', async () => {
+      const u = new URL(d.url);
+      const head = `POST /api/v1/tracks HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: audio/wav\r\nContent-Length: ${5 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`;
+      const reply = await rawExchange(d.url, head);
+      assert.doesNotMatch(reply, /100 Continue/);
+      assert.match(reply, /^HTTP\/1\.1 413 /);
+    });
+
+    it('sends 100 Continue for an acceptable push and stores it', async () => {
+      const u = new URL(d.url);
+      const wav = makeWav(seed++, { seconds: 1 });
+      const reply = await new Promise<string>((resolve, reject) => {
+        const sock = net.connect(Number(u.port), u.hostname);
+        let text = '';
+        sock.on('data', (b: Buffer) => {
+          text += b.toString('latin1');
+          if (text.startsWith('HTTP/1.1 100') && !text.includes('\r\n\r\nHTTP/')) sock.write(wav);
+        });
+        sock.on('end', () => resolve(text));
+        sock.on('error', reject);
+        sock.write(`POST /api/v1/tracks HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: audio/wav\r\nContent-Length: ${wav.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+      });
+      assert.match(reply, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
+      const id = (JSON.parse(reply.slice(reply.indexOf('{'))) as { track: { id: string } }).track.id;
+      assert.equal((await fetch(`${d.url}/api/v1/tracks/${id}`, { method: 'DELETE' })).status, 204);
+    });
+
     it('refuses a chunked 2 MB body (no Content-Length) with 413, leaving nothing', async () => {
       const body = twoMb();
       const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -431,18 +457,19 @@ describe('security: upload limits', function () {
       assert.deepEqual(filesUnder(path.join(d.dataDir, 'music')), []);
     });
 
-    it('gets the 413 to the client, not a connection reset, when it is still sending 40 MB', async () => {
-      // The refusal comes before the body is read; closing at once would reset the connection under
-      // the client's upload and it would report a network error instead (lingering close).
+    it('stops reading a 40 MB push declared past the limit at once (413 or a cut connection), storing nothing', async () => {
+      // The issue asks to stop reading at once rather than drain: a client that is still sending may
+      // see the connection cut instead of the 413. Clients that send "Expect: 100-continue" (curl does
+      // past 1 MB) get a clean 413 without sending the body (tested above); the web page checks sizes first.
       const big = Buffer.concat([makeWav(seed++, { seconds: 1 }), Buffer.alloc(40 * 1024 * 1024, 2)]);
       for (let i = 0; i < 3; i++) {
-        const raw = await postWav(d, { body: big });
-        assert.equal(raw.status, 413, `http.request (Connection: close), try ${i}`);
-        const res = await fetch(`${d.url}/api/v1/tracks`, { method: 'POST', body: big, headers: { 'Content-Type': 'audio/wav' } });
-        assert.equal(res.status, 413, `fetch raw, try ${i}`);
-        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'too_large');
-        const form = await pushFile(d.url, 'big.wav', big);
-        assert.equal(form.status, 413, `fetch multipart, try ${i}`);
+        const t0 = Date.now();
+        const status = await fetch(`${d.url}/api/v1/tracks`, { method: 'POST', body: big, headers: { 'Content-Type': 'audio/wav' } }).then(
+          (r) => r.status,
+          () => 'cut' as const,
+        );
+        assert.ok(status === 413 || status === 'cut', `try ${i}: ${status}`);
+        assert.ok(Date.now() - t0 < 3000, `try ${i} took ${Date.now() - t0} ms`);
       }
       noLeftovers(d);
       assert.deepEqual(filesUnder(path.join(d.dataDir, 'music')), []);
@@ -455,10 +482,8 @@ describe('security: upload limits', function () {
 
   describe('--min-free-mb beyond the free space', () => {
     let d: TestDaemon;
-    const reserveMb = 1_000_000; // the largest the config allows
+    const reserveMb = 1_000_000_000; // 1 PB: more than any disk this runs on
     before(async function () {
-      const fs = statfsSync(path.dirname(process.cwd()));
-      if ((fs.bavail * fs.bsize) / 1048576 >= reserveMb) this.skip(); // a disk with ≥ 1 TB free
       d = await TestDaemon.start({ args: ['--min-free-mb', String(reserveMb)] });
     });
     after(async () => d?.dispose());

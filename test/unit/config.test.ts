@@ -48,6 +48,8 @@ describe('loadConfig', () => {
       maxUploadMb: 2048,
       minFreeMb: 64,
       ffmpeg: null,
+      maxTranscodes: 2,
+      transcodeCacheMb: 1024,
       logLevel: 'info',
       configFile: null,
     });
@@ -70,13 +72,13 @@ describe('loadConfig', () => {
   });
 
   it('reads every setting from flags', () => {
-    const c = load(['--data-dir', '/d', '--music-dir', '/m', '--port', '8300', '--name', 'Den', '--interface', 'eth0', '--pin', '0000', '--max-upload-mb', '10', '--min-free-mb', '0', '--ffmpeg', '/usr/bin/ffmpeg', '--log-level', 'debug']);
-    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', logLevel: 'debug', configFile: null });
+    const c = load(['--data-dir', '/d', '--music-dir', '/m', '--port', '8300', '--name', 'Den', '--interface', 'eth0', '--pin', '0000', '--max-upload-mb', '10', '--min-free-mb', '0', '--ffmpeg', '/usr/bin/ffmpeg', '--max-transcodes', '3', '--transcode-cache-mb', '0', '--log-level', 'debug']);
+    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', maxTranscodes: 3, transcodeCacheMb: 0, logLevel: 'debug', configFile: null });
   });
 
   it('reads every setting from HIFID_* variables', () => {
-    const c = load([], { HIFID_DATA_DIR: '/d', HIFID_MUSIC_DIR: '/m', HIFID_PORT: '8300', HIFID_NAME: 'Den', HIFID_INTERFACE: 'eth0', HIFID_PIN: '0000', HIFID_MAX_UPLOAD_MB: '10', HIFID_MIN_FREE_MB: '0', HIFID_FFMPEG: '/usr/bin/ffmpeg', HIFID_LOG_LEVEL: 'debug' });
-    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', logLevel: 'debug', configFile: null });
+    const c = load([], { HIFID_DATA_DIR: '/d', HIFID_MUSIC_DIR: '/m', HIFID_PORT: '8300', HIFID_NAME: 'Den', HIFID_INTERFACE: 'eth0', HIFID_PIN: '0000', HIFID_MAX_UPLOAD_MB: '10', HIFID_MIN_FREE_MB: '0', HIFID_FFMPEG: '/usr/bin/ffmpeg', HIFID_MAX_TRANSCODES: '3', HIFID_TRANSCODE_CACHE_MB: '0', HIFID_LOG_LEVEL: 'debug' });
+    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', maxTranscodes: 3, transcodeCacheMb: 0, logLevel: 'debug', configFile: null });
   });
 
   it('ignores empty environment variables', () => {
@@ -140,7 +142,7 @@ describe('loadConfig', () => {
     [['--port', '-1'], {}, /^--port: expected an integer from 1 to 65535, got "-1"/],
     [['--pin', ''], {}, /^--pin: expected a non-empty string/],
     [['--max-upload-mb', '0'], {}, /^--max-upload-mb:/],
-    [['--min-free-mb', '1000001'], {}, /^--min-free-mb:/],
+    [['--min-free-mb', '1000000001'], {}, /^--min-free-mb:/],
     [['--log-level', 'LOUD'], {}, /^--log-level: expected one of/],
     [['stray'], {}, /^argument "stray": hifid takes no positional arguments/],
     [['--max-upload', '5'], {}, /^--max-upload: unknown option \(did you mean --max-upload-mb\?\)/],
@@ -196,7 +198,7 @@ describe('loadConfig', () => {
 
   it('documents every flag and its environment variable in --help', () => {
     const text = helpText();
-    for (const flag of ['data-dir', 'music-dir', 'port', 'name', 'interface', 'config', 'pin', 'max-upload-mb', 'min-free-mb', 'ffmpeg', 'log-level', 'help']) {
+    for (const flag of ['data-dir', 'music-dir', 'port', 'name', 'interface', 'config', 'pin', 'max-upload-mb', 'min-free-mb', 'ffmpeg', 'max-transcodes', 'transcode-cache-mb', 'log-level', 'help']) {
       assert.match(text, new RegExp(`--${flag}\\b`), flag);
     }
     for (const env of ['HIFID_DATA_DIR', 'HIFID_MUSIC_DIR', 'HIFID_PORT', 'HIFID_NAME', 'HIFID_INTERFACE', 'HIFID_CONFIG', 'HIFID_PIN', 'HIFID_MAX_UPLOAD_MB', 'HIFID_MIN_FREE_MB', 'HIFID_FFMPEG', 'HIFID_LOG_LEVEL']) {
