@@ -12,6 +12,19 @@ import { Ffmpeg, locateFfmpeg } from './media/ffmpeg.js';
 import { createApiRouter } from './http/api.js';
 import { createApp, listen, liveHostPolicy, type Listening } from './http/server.js';
 import { bindAddresses } from './net.js';
+import { MdnsAdvertiser } from './mdns.js';
+import { createRemoteApi } from './http/remote-api.js';
+import { createWebRouter, loadWebAssets } from './http/web-routes.js';
+import { MediaServer } from './upnp/media-server.js';
+import { createConnectionManager } from './upnp/connection-manager.js';
+import { createRegistrar } from './upnp/registrar.js';
+import { createContentDirectory } from './upnp/content-directory.js';
+import { createMediaRouter } from './http/media-routes.js';
+import { Artwork } from './media/artwork.js';
+import { loadProfiles } from './profiles.js';
+import { Transcoder } from './media/transcode.js';
+import { TranscodeCache } from './media/transcode-cache.js';
+import { createTranscodeRouter } from './http/transcode-routes.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -46,18 +59,50 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     stops.push({ name: 'library', stop: () => library.close() });
     if (signal.aborted) throw signal.reason;
 
+    // --- Profiles and transcoding (issue 4) ---
+    // A broken profile file is skipped, never fatal: the stereo keeps playing with the others.
+    const { profiles, errors: profileErrors } = await loadProfiles({ shipped: path.join(PACKAGE_ROOT, 'profiles'), user: path.join(config.dataDir, 'profiles') });
+    for (const e of profileErrors) log.error({ file: e.file, problems: e.problems, user: e.user }, 'profile skipped: invalid');
+    const transcodeCache = new TranscodeCache(path.join(library.stateDir, 'transcode-cache'), config.transcodeCacheMb * 1024 * 1024, log.child({ module: 'transcode-cache' }));
+    await transcodeCache.open();
+    const transcoder = new Transcoder(ffmpeg, { maxConcurrent: config.maxTranscodes }, log.child({ module: 'transcode' }));
+    void transcoder.start();
+    // --- end profiles and transcoding ---
+
     const localName = `${hostname().toLowerCase()}.local`;
-    const hosts = liveHostPolicy(() => [localName]);
+    // The advertised .local name (from --name, renamed on conflict) is one the Host check accepts.
+    const mdns = new MdnsAdvertiser({ name: config.name, port: config.port, version: VERSION, interface: config.interface, stateDir: library.stateDir, log: log.child({ module: 'mdns' }) });
+    const hosts = liveHostPolicy(() => [localName, ...mdns.hostNames()]);
     const write = { pin: config.pin, hosts, pinFailures: new Map() };
+    // --- UPnP MediaServer (issue 3) ---
+    const connectionManager = createConnectionManager();
+    const registrar = createRegistrar();
+    const artwork = new Artwork({ cacheDir: path.join(library.stateDir, 'art'), ffmpeg, fileOf: (t) => library.fileOf(t), folderArtFile: (t) => library.folderArtFile(t), log: log.child({ module: 'artwork' }) });
+    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available });
+    stops.push({ name: 'content directory', stop: async () => contentDirectory.close() });
+    const upnp = new MediaServer({ config, log: log.child({ module: 'upnp' }), services: [contentDirectory, connectionManager, registrar], version: VERSION, stateDir: library.stateDir });
+    // --- end UPnP ---
+    const remote = createRemoteApi({ catalog: library.catalog, log: log.child({ module: 'events' }) });
+    const web = await loadWebAssets(path.join(PACKAGE_ROOT, 'dist', 'web'), log.child({ module: 'web' }));
     const app = createApp({
       log: log.child({ module: 'http' }),
       hosts,
-      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null })],
+      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null }), upnp.router(), createMediaRouter({ library, artwork, log: log.child({ module: 'media' }) }), createTranscodeRouter({ library, profiles, transcoder, cache: transcodeCache, log: log.child({ module: 'transcode' }) }), remote.router, createWebRouter(web)],
     });
     const binds = bindAddresses(config.interface);
     if (binds && binds.length === 0) throw new Error(`--interface ${config.interface}: no IPv4 address on that interface`);
     const http: Listening = await listen(app, config.port, binds, log.child({ module: 'http' }));
     stops.push({ name: 'http', stop: () => http.close() });
+    // Stopped before HTTP closes: ends running ffmpegs, so their streams do not hold the server open.
+    stops.push({ name: 'transcoder', stop: () => transcoder.stop() });
+    // Event streams never end on their own: close them first so the HTTP server need not wait.
+    stops.push({ name: 'live events', stop: async () => remote.close() });
+    // After listen (SSDP announces the HTTP port); stopped before HTTP, so ssdp:byebye goes out first.
+    await upnp.start();
+    stops.push({ name: 'upnp', stop: () => upnp.stop() });
+    // Stopped before HTTP closes, so the goodbye packets go out while the port still answers.
+    await mdns.start();
+    stops.push({ name: 'mdns', stop: () => mdns.stop() });
 
     const scanAbort = new AbortController();
     const scanning = library.startScanning(scanAbort.signal).catch((err: unknown) => log.error({ err }, 'scan failed'));

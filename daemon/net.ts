@@ -54,3 +54,27 @@ export function bindAddresses(iface: string | null): string[] | null {
   const addrs = localAddresses().filter((a) => a.iface === iface && a.family === 'IPv4').map((a) => a.address);
   return addrs.length ? [...addrs, '127.0.0.1'] : [];
 }
+
+function ipv4ToInt(ip: string): number | null {
+  if (isIP(ip) !== 4) return null;
+  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+}
+
+/** True when `ip` is an IPv4 address inside `local`'s subnet (its address and netmask). */
+export function inIpv4Subnet(ip: string, local: { address: string; netmask: string }): boolean {
+  const a = ipv4ToInt(normalizeIp(ip));
+  const l = ipv4ToInt(normalizeIp(local.address));
+  const m = ipv4ToInt(local.netmask);
+  if (a === null || l === null || m === null) return false;
+  // `>>> 0` keeps the bitwise results unsigned so they compare as the same 32-bit numbers.
+  return ((a & m) >>> 0) === ((l & m) >>> 0);
+}
+
+/** The network and broadcast addresses of `local`'s subnet, which are never a single host. */
+export function isIpv4SubnetEdge(ip: string, local: { address: string; netmask: string }): boolean {
+  const a = ipv4ToInt(normalizeIp(ip));
+  const m = ipv4ToInt(local.netmask);
+  if (a === null || m === null || m === 0xffffffff || m === 0xfffffffe) return false; // /32 and /31 have no such addresses
+  const host = (a & ~m) >>> 0;
+  return host === 0 || host === (~m >>> 0);
+}

@@ -47,6 +47,28 @@ export function locateFfmpeg(configured: string | null, env: NodeJS.ProcessEnv =
   return p ? { path: p, source: 'PATH' } : null;
 }
 
+/** ffprobe beside the ffmpeg in use (a distribution or static build ships both), else on PATH. */
+export function locateFfprobe(ffmpegPath: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const beside = path.join(path.dirname(ffmpegPath), 'ffprobe');
+  if (executable(beside)) return beside;
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir && executable(path.join(dir, 'ffprobe'))) return path.join(dir, 'ffprobe');
+  }
+  return null;
+}
+
+/** What ffprobe says about a file's first audio stream. */
+export interface ProbeInfo {
+  formatName: string;
+  codec: string;
+  sampleRate: number | null;
+  channels: number | null;
+  bitsPerSample: number | null;
+  durationSeconds: number | null;
+  tags: Record<string, string>;
+  hasCover: boolean;
+}
+
 export interface RunOptions {
   signal?: AbortSignal;
   /** Kill ffmpeg if it runs longer than this. */
@@ -74,6 +96,45 @@ export class Ffmpeg {
     const child = spawn(this.location.path, ['-nostdin', '-hide_banner', ...args], { stdio });
     child.on('error', (err) => this.log.warn({ err: err.message }, 'ffmpeg failed to start'));
     return child;
+  }
+
+  /** ffprobe's view of a file, or null when there is no ffprobe or it cannot read the file. */
+  async probe(file: string, signal?: AbortSignal): Promise<ProbeInfo | null> {
+    const ffprobe = locateFfprobe(this.location.path);
+    if (!ffprobe) return null;
+    const child = spawn(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file], { stdio: ['ignore', 'pipe', 'ignore'], signal });
+    let text = '';
+    child.stdout.on('data', (b: Buffer) => {
+      if (text.length < 1 << 20) text += b.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('error', () => resolve(null));
+      child.on('close', resolve);
+    });
+    if (code !== 0) return null;
+    type Stream = { codec_type?: string; codec_name?: string; sample_rate?: string; channels?: number; bits_per_raw_sample?: string; bits_per_sample?: number; disposition?: { attached_pic?: number } };
+    let parsed: { streams?: Stream[]; format?: { format_name?: string; duration?: string; tags?: Record<string, string> } };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      return null;
+    }
+    const streams = parsed.streams ?? [];
+    const a = streams.find((s) => s.codec_type === 'audio');
+    if (!a) return null;
+    const num = (v: string | number | undefined) => (v !== undefined && Number(v) > 0 ? Number(v) : null);
+    const tags: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed.format?.tags ?? {})) tags[k.toLowerCase()] = v;
+    return {
+      formatName: parsed.format?.format_name ?? '',
+      codec: a.codec_name ?? '',
+      sampleRate: num(a.sample_rate),
+      channels: num(a.channels),
+      bitsPerSample: num(a.bits_per_raw_sample) ?? num(a.bits_per_sample),
+      durationSeconds: num(parsed.format?.duration),
+      tags,
+      hasCover: streams.some((s) => s.codec_type === 'video' && s.disposition?.attached_pic === 1),
+    };
   }
 
   /** Runs ffmpeg to completion, counting output bytes (not keeping them) and keeping stderr (bounded). */

@@ -7,6 +7,7 @@ export const UPNP_ERRORS = {
   402: 'Invalid Args',
   501: 'Action Failed',
   701: 'No such object',
+  706: 'Invalid connection reference', // ConnectionManager:1, GetCurrentConnectionInfo
   708: 'Unsupported or invalid search criteria',
   709: 'Unsupported or invalid sort criteria',
   710: 'No such container',

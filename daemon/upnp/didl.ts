@@ -1,0 +1,193 @@
+// The one DIDL-Lite writer: plain typed objects in, an XML string out. Pure, no catalogue, no HTTP.
+// Browse, Search and (issue 6) CreateObject answers all come from here; renderer differences arrive
+// as quirk flags in `quirks` (issue 4), never as checks for a brand.
+import { formatDuration } from '../media/dlna.js';
+
+export interface DidlResource {
+  uri: string;
+  protocolInfo: string;
+  /** bytes */
+  size?: number | null;
+  durationMs?: number | null;
+  /** res@bitrate is in bytes per second (UPnP AV ContentDirectory:1, Appendix B.2) */
+  bytesPerSecond?: number | null;
+  sampleFrequency?: number | null;
+  nrAudioChannels?: number | null;
+  bitsPerSample?: number | null;
+}
+
+interface DidlCommon {
+  id: string;
+  parentId: string;
+  title: string;
+  /** e.g. object.item.audioItem.musicTrack, object.container.album.musicAlbum */
+  upnpClass: string;
+  /** Default true: nothing in the tree can be changed by a control point (issue 6 adds Uploads). */
+  restricted?: boolean;
+  creator?: string | null;
+  artist?: string | null;
+  genre?: string | null;
+  /** `YYYY-MM-DD` */
+  date?: string | null;
+  /** JPEG_TN thumbnail */
+  albumArtUri?: string | null;
+}
+
+export interface DidlItem extends DidlCommon {
+  kind: 'item';
+  /** The canonical object this one stands for (the same track listed in another view). */
+  refId?: string | null;
+  album?: string | null;
+  originalTrackNumber?: number | null;
+  resources: DidlResource[];
+}
+
+export interface DidlContainer extends DidlCommon {
+  kind: 'container';
+  childCount?: number | null;
+  searchable?: boolean;
+}
+
+export type DidlObject = DidlItem | DidlContainer;
+
+/**
+ * Renderer differences for the writer. Empty for now: issue 4 adds flags here (ASCII-only XML,
+ * simple dates…), so every answer keeps coming from this one writer.
+ */
+export interface DidlQuirks {}
+
+/** Which optional properties to write: everything, or the names a Filter listed. */
+export type DidlFilter = { all: true } | { all: false; names: ReadonlySet<string> };
+
+export const FILTER_ALL: DidlFilter = { all: true };
+
+/**
+ * Parses the Browse/Search Filter argument: `*` or a comma-separated list such as
+ * `dc:title,upnp:artist,res@duration,@childCount`. Required properties (@id, @parentID, @restricted,
+ * dc:title, upnp:class, res@protocolInfo) are always written; unknown names are ignored.
+ * A `res@…` or `upnp:albumArtURI@…` name implies its element.
+ */
+export function parseFilter(filter: string | undefined): DidlFilter {
+  const raw = (filter ?? '*').trim();
+  if (raw === '' || raw.split(',').some((n) => n.trim() === '*')) return FILTER_ALL;
+  const names = new Set<string>();
+  for (const part of raw.split(',')) {
+    const n = part.trim();
+    if (!n) continue;
+    names.add(n);
+    const at = n.indexOf('@');
+    if (at > 0) names.add(n.slice(0, at));
+  }
+  return { all: false, names };
+}
+
+function wants(f: DidlFilter, name: string): boolean {
+  return f.all || f.names.has(name);
+}
+
+// XML 1.0 allows TAB, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD and paired surrogates. Everything else is
+// dropped, plus C1 controls (U+007F–U+009F): legal XML 1.0 but never real text in a tag, and some
+// renderer parsers choke on them.
+const NEEDS_WORK = /[&<>"'\r\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ud800-\udfff\ufffe\uffff]/;
+const ILLEGAL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// A CR is written as a reference: parsers turn a literal one into LF.
+const ENTITY: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
+
+/**
+ * Escapes text for element content and double-quoted attributes alike; removes XML-illegal
+ * characters. Emoji and every other valid character stay literal (UTF-8 on the wire).
+ */
+export function xmlEscape(s: string): string {
+  if (!NEEDS_WORK.test(s)) return s;
+  return s.replace(ILLEGAL, '').replace(/[&<>"'\r]/g, (c) => ENTITY[c]!);
+}
+
+function element(name: string, value: string | number | null | undefined, attrs = ''): string {
+  if (value === null || value === undefined || value === '') return '';
+  return `<${name}${attrs}>${typeof value === 'number' ? value : xmlEscape(value)}</${name}>`;
+}
+
+function attr(name: string, value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  return ` ${name}="${typeof value === 'number' ? value : xmlEscape(value)}"`;
+}
+
+function nonNegInt(n: number | null | undefined): number | null {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.round(n) : null;
+}
+
+function writeRes(r: DidlResource, f: DidlFilter): string {
+  const w = (name: string) => wants(f, `res@${name}`);
+  return (
+    `<res${attr('protocolInfo', r.protocolInfo)}` +
+    (w('size') ? attr('size', nonNegInt(r.size)) : '') +
+    (w('duration') && r.durationMs ? attr('duration', formatDuration(r.durationMs)) : '') +
+    (w('bitrate') ? attr('bitrate', nonNegInt(r.bytesPerSecond)) : '') +
+    (w('sampleFrequency') ? attr('sampleFrequency', nonNegInt(r.sampleFrequency)) : '') +
+    (w('nrAudioChannels') ? attr('nrAudioChannels', nonNegInt(r.nrAudioChannels)) : '') +
+    (w('bitsPerSample') ? attr('bitsPerSample', nonNegInt(r.bitsPerSample)) : '') +
+    `>${xmlEscape(r.uri)}</res>`
+  );
+}
+
+function writeCommonProps(o: DidlObject, f: DidlFilter): string {
+  return (
+    `<dc:title>${xmlEscape(o.title)}</dc:title>` +
+    (wants(f, 'dc:creator') ? element('dc:creator', o.creator) : '') +
+    (wants(f, 'upnp:artist') ? element('upnp:artist', o.artist) : '')
+  );
+}
+
+function writeTail(o: DidlObject, f: DidlFilter): string {
+  return (
+    (wants(f, 'upnp:genre') ? element('upnp:genre', o.genre) : '') +
+    (wants(f, 'dc:date') ? element('dc:date', o.date) : '') +
+    // DLNA 7.3.61: albumArtURI carries the profile of the image it points to.
+    (wants(f, 'upnp:albumArtURI') ? element('upnp:albumArtURI', o.albumArtUri, ' dlna:profileID="JPEG_TN"') : '') +
+    element('upnp:class', o.upnpClass)
+  );
+}
+
+function writeItem(o: DidlItem, f: DidlFilter): string {
+  const head =
+    `<item${attr('id', o.id)}${attr('parentID', o.parentId)}` +
+    (o.refId && wants(f, '@refID') ? attr('refID', o.refId) : '') +
+    attr('restricted', o.restricted === false ? '0' : '1') +
+    '>';
+  return (
+    head +
+    writeCommonProps(o, f) +
+    (wants(f, 'upnp:album') ? element('upnp:album', o.album) : '') +
+    (wants(f, 'upnp:originalTrackNumber') ? element('upnp:originalTrackNumber', nonNegInt(o.originalTrackNumber)) : '') +
+    writeTail(o, f) +
+    (wants(f, 'res') ? o.resources.map((r) => writeRes(r, f)).join('') : '') +
+    '</item>'
+  );
+}
+
+function writeContainer(o: DidlContainer, f: DidlFilter): string {
+  const head =
+    `<container${attr('id', o.id)}${attr('parentID', o.parentId)}` +
+    attr('restricted', o.restricted === false ? '0' : '1') +
+    (wants(f, '@searchable') && o.searchable !== undefined ? attr('searchable', o.searchable ? '1' : '0') : '') +
+    (wants(f, '@childCount') ? attr('childCount', nonNegInt(o.childCount)) : '') +
+    '>';
+  return head + writeCommonProps(o, f) + writeTail(o, f) + '</container>';
+}
+
+export const DIDL_OPEN =
+  '<DIDL-Lite xmlns="urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:upnp="urn:schemas-upnp-org:metadata-1-0/upnp/" xmlns:dlna="urn:schemas-dlna-org:metadata-1-0/">';
+export const DIDL_CLOSE = '</DIDL-Lite>';
+
+export interface DidlOptions {
+  filter?: DidlFilter;
+  quirks?: DidlQuirks;
+}
+
+/** One DIDL-Lite document holding `objects` in order. */
+export function writeDidl(objects: readonly DidlObject[], opts: DidlOptions = {}): string {
+  const f = opts.filter ?? FILTER_ALL;
+  let out = DIDL_OPEN;
+  for (const o of objects) out += o.kind === 'item' ? writeItem(o, f) : writeContainer(o, f);
+  return out + DIDL_CLOSE;
+}
