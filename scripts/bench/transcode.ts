@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const flac = path.join(dir, 'hires.flac');
   // Music-like content for the encoders: a chord with vibrato, a noise floor, 24-bit 96 kHz stereo.
   execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `aevalsrc=0.2*sin(2*PI*220*t+2*sin(2*PI*5*t))+0.12*sin(2*PI*277.2*t)+0.1*sin(2*PI*329.6*t)+0.05*sin(2*PI*3520*t)+0.003*(2*random(0)-1)|0.2*sin(2*PI*220.5*t)+0.12*sin(2*PI*330*t)+0.01*sin(2*PI*7040*t)+0.003*(2*random(1)-1):s=96000:d=${SECONDS}`, '-c:a', 'flac', '-sample_fmt', 's32', '-metadata', 'title=Bench', flac]);
-  const d = await TestDaemon.start({ args: ['--transcode-cache-mb', '0', '--log-level', 'warn'] });
+  const d = await TestDaemon.start({ args: ['--transcode-cache-mb', '0'] });
   try {
     await d.idle();
     const pushed = await pushFile(d.url, 'hires.flac', readFileSync(flac));
