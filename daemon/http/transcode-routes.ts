@@ -176,7 +176,7 @@ export function createTranscodeRouter(deps: TranscodeRouteDeps): Router {
 
     const duration = track.durationMs / 1000;
     const seekHeader = ctx.get('TimeSeekRange.dlna.org');
-    let seek: { start: number; end: number } | null = null;
+    let seek: { start: number; end: number; endAsked: boolean } | null = null;
     if (seekHeader) {
       const r = parseTimeSeekRange(seekHeader);
       if (!r) throw new ApiError(400, 'bad_time_seek', 'TimeSeekRange.dlna.org must look like npt=12.5- or npt=0:00:12.500-0:01:00');
@@ -184,7 +184,7 @@ export function createTranscodeRouter(deps: TranscodeRouteDeps): Router {
         ctx.set('TimeSeekRange.dlna.org', `npt=*/${duration.toFixed(3)}`);
         throw new ApiError(416, 'range_not_satisfiable', `the track is ${duration.toFixed(3)} s long`);
       }
-      seek = { start: r.start, end: Math.min(r.end ?? duration, duration) };
+      seek = { start: r.start, end: Math.min(r.end ?? duration, duration), endAsked: r.end !== null && r.end < duration };
     }
 
     const key = cacheKey(track, target, 'stream', out.ext);
@@ -212,7 +212,7 @@ export function createTranscodeRouter(deps: TranscodeRouteDeps): Router {
 
     const signal = clientGone(ctx);
     const source = await startTranscode(ctx, () =>
-      transcoder.transcode(sourceOf(library, track), target, { signal, startSeconds: start, endSeconds: seek?.end ?? null, wavDataBytes: length !== null ? length - out.headerBytes : null }),
+      transcoder.transcode(sourceOf(library, track), target, { signal, startSeconds: start, endSeconds: seek?.endAsked ? seek.end : null, wavDataBytes: length !== null ? length - out.headerBytes : null }),
     );
     const stages: Array<Readable | Transform> = [source];
     const writer = !seek ? cache.begin(key) : null;
@@ -288,6 +288,11 @@ export function createTranscodeRouter(deps: TranscodeRouteDeps): Router {
         quirks: [...p.quirks],
       })),
     };
+  });
+
+  /** What ffmpeg does right now: running transcodes and the spares waiting for the next one. */
+  router.get('/api/v1/transcodes', (ctx) => {
+    ctx.body = { available: transcoder.isAvailable(), ...transcoder.snapshot(), cache: { enabled: cache.enabled, bytes: cache.sizeBytes, maxBytes: cache.maxBytes } };
   });
 
   router.get('/api/v1/tracks/:id/resources', (ctx) => {

@@ -90,9 +90,13 @@ export class Ffmpeg {
     private readonly log: Logger,
   ) {}
 
-  /** Spawns ffmpeg with `-nostdin -hide_banner` and the given args; the caller reads stdout. */
-  spawn(args: readonly string[], extraPipes = 0): ChildProcess {
-    const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraPipes).fill('pipe')];
+  /**
+   * Spawns ffmpeg with `-nostdin -hide_banner` and the given args; the caller reads stdout. With
+   * `stdinPipe` the caller may feed an input through stdin (`-i pipe:0`); -nostdin only turns off
+   * ffmpeg's keyboard commands.
+   */
+  spawn(args: readonly string[], extraPipes = 0, stdinPipe = false): ChildProcess {
+    const stdio: Array<'ignore' | 'pipe'> = [stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraPipes).fill('pipe')];
     const child = spawn(this.location.path, ['-nostdin', '-hide_banner', ...args], { stdio });
     child.on('error', (err) => this.log.warn({ err: err.message }, 'ffmpeg failed to start'));
     return child;

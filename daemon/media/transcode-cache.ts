@@ -36,6 +36,8 @@ export interface CachedFile {
 interface Entry {
   size: number;
   usedAt: number;
+  /** Kept as written: serveFile derives ETag and Last-Modified from it, so it must not move. */
+  mtimeMs: number;
 }
 
 /** A transcode being written into the cache; commit() makes it visible, abort() drops it. */
@@ -75,7 +77,8 @@ export class TranscodeCache {
       }
       const st = await stat(file).catch(() => null);
       if (!st?.isFile()) continue;
-      this.entries.set(name, { size: st.size, usedAt: st.mtimeMs });
+      // atime holds the last use (set explicitly by lookup, so relatime/noatime do not matter).
+      this.entries.set(name, { size: st.size, usedAt: Math.max(st.atimeMs, st.mtimeMs), mtimeMs: st.mtimeMs });
       this.total += st.size;
     }
     await this.evict();
@@ -87,9 +90,8 @@ export class TranscodeCache {
     const e = this.entries.get(key);
     if (!e) return null;
     e.usedAt = Date.now();
-    // Remember the use on disk too (mtime), so the order survives a restart; best effort.
-    const now = new Date();
-    void utimes(path.join(this.dir, key), now, now).catch(() => undefined);
+    // Remember the use on disk too, in atime, so the order survives a restart; best effort.
+    void utimes(path.join(this.dir, key), e.usedAt / 1000, e.mtimeMs / 1000).catch(() => undefined);
     return { file: path.join(this.dir, key), size: e.size };
   }
 
@@ -116,8 +118,12 @@ export class TranscodeCache {
     });
     const drop = () => {
       dead = true;
+      // Unlink only once the stream is closed: destroyed before its open() finished, it would
+      // still create the file afterwards, and a .tmp would be left until the next start.
+      const remove = () => void unlink(tmp).catch(() => undefined);
+      if (ws.closed) remove();
+      else ws.once('close', remove);
       ws.destroy();
-      void unlink(tmp).catch(() => undefined);
     };
     return {
       write: (chunk) => {
@@ -163,9 +169,12 @@ export class TranscodeCache {
       }
       const file = path.join(this.dir, key);
       await rename(tmp, file);
+      // Whole seconds, which utimes can set back exactly when lookup() records a use in atime.
+      const mtimeMs = Math.floor(Date.now() / 1000) * 1000;
+      await utimes(file, mtimeMs / 1000, mtimeMs / 1000);
       const old = this.entries.get(key);
       if (old) this.total -= old.size;
-      this.entries.set(key, { size, usedAt: Date.now() });
+      this.entries.set(key, { size, usedAt: Date.now(), mtimeMs });
       this.total += size;
       await this.evict(key);
       return this.entries.has(key) ? { file, size } : null;

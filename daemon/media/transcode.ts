@@ -1,6 +1,13 @@
 // ffmpeg behind one interface: transcode a file to a target as a stream (first byte fast, killed
 // when the reader goes away), write an export file with tags and cover, probe, isAvailable. At
 // most N ffmpeg processes run at once; the rest wait briefly, then are refused (TranscodeBusyError).
+//
+// Spares: Debian's ffmpeg links 215 shared libraries and needs 100–400 ms just to start, more than
+// the whole first-byte budget. So after each transcode one ffmpeg with the same output options is
+// started ahead and left waiting for its input: it reads a one-line concat list from stdin
+// (`-f concat -i pipe:0`), so the next track (same target, same format) only has to name its file.
+// The concat demuxer opens that file itself, seekable, so MP4 works too. At most MAX_SPARES wait,
+// each for SPARE_IDLE_MS; time seeks (-ss) always start a fresh ffmpeg.
 import type { ChildProcess } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from '../log.js';
@@ -52,6 +59,33 @@ export interface TranscoderOptions {
 
 /** ffmpeg gets this long after SIGTERM (and its stdout closed) before SIGKILL. */
 const KILL_GRACE_MS = 500;
+/** Idle ffmpegs kept ready (about 9 MB private memory each). */
+const MAX_SPARES = 2;
+const SPARE_IDLE_MS = 10 * 60 * 1000;
+
+/** What a running or waiting ffmpeg is for (diagnostics: /api/v1/transcodes). */
+export interface TranscodeInfo {
+  pid: number | null;
+  target: TargetId;
+  /** ms since it started working (active) or since it was started (spare) */
+  ageMs: number;
+  /** Started ahead of time (a spare) and then given this job. */
+  warm?: boolean;
+}
+
+interface Spare {
+  key: string;
+  target: TargetId;
+  child: ChildProcess;
+  since: number;
+  timer: NodeJS.Timeout;
+}
+
+/** ffconcat quoting: inside '…' everything is literal, so a ' is written '\''. A newline cannot be. */
+function concatList(file: string): string | null {
+  if (/[\r\n]/.test(file)) return null;
+  return `ffconcat version 1.0\nfile 'file:${file.replace(/'/g, "'\\''")}'\n`;
+}
 
 /** A counting semaphore whose waiters give up after a deadline or on abort. */
 class Slots {
@@ -100,9 +134,11 @@ class Slots {
 
 export class Transcoder {
   private readonly slots: Slots;
-  private readonly running = new Set<ChildProcess>();
+  private readonly running = new Map<ChildProcess, { target: TargetId; since: number; warm: boolean }>();
+  private readonly spares = new Map<string, Spare>();
   private resampler = 'swr';
   private readonly waitMs: number;
+  private stopped = false;
 
   constructor(
     private readonly ffmpeg: Ffmpeg | null,
@@ -130,9 +166,21 @@ export class Transcoder {
     this.log.debug({ resampler: this.resampler }, 'transcoder ready');
   }
 
-  /** Kills every ffmpeg still running (daemon shutdown). */
+  /** What runs now and what waits ready. */
+  snapshot(): { active: TranscodeInfo[]; spares: TranscodeInfo[] } {
+    const now = Date.now();
+    return {
+      active: [...this.running].map(([c, r]) => ({ pid: c.pid ?? null, target: r.target, ageMs: now - r.since, warm: r.warm })),
+      spares: [...this.spares.values()].map((s) => ({ pid: s.child.pid ?? null, target: s.target, ageMs: now - s.since })),
+    };
+  }
+
+  /** Kills every ffmpeg still running or waiting (daemon shutdown). */
   async stop(): Promise<void> {
-    const all = [...this.running];
+    this.stopped = true;
+    const all = [...this.running.keys(), ...[...this.spares.values()].map((s) => s.child)];
+    for (const s of this.spares.values()) clearTimeout(s.timer);
+    this.spares.clear();
     await Promise.all(all.map((c) => new Promise<void>((resolve) => {
       if (c.exitCode !== null || c.signalCode !== null) return resolve();
       c.once('close', () => resolve());
@@ -153,25 +201,82 @@ export class Transcoder {
     const ffmpeg = this.requireFfmpeg();
     const out = outputOf(target, src);
     const release = await this.slots.acquire(this.waitMs, opts.signal);
-    const args = ['-v', 'error'];
-    // Input seeking (before -i): ffmpeg jumps near the point, then decodes and drops up to it exactly.
-    if (opts.startSeconds && opts.startSeconds > 0) args.push('-ss', opts.startSeconds.toFixed(3));
-    args.push('-i', src.file);
-    if (opts.endSeconds !== undefined && opts.endSeconds !== null) args.push('-t', (opts.endSeconds - (opts.startSeconds ?? 0)).toFixed(3));
-    args.push('-map', '0:a:0', '-vn', '-sn', '-dn', '-map_metadata', '-1', '-fflags', '+bitexact');
-    args.push(...codecArgs(out, { resampler: this.resampler }), ...streamMuxArgs(out));
+    const start = opts.startSeconds && opts.startSeconds > 0 ? opts.startSeconds : 0;
+    const end = opts.endSeconds ?? null;
+    const outArgs = ['-map', '0:a:0', '-vn', '-sn', '-dn', '-map_metadata', '-1', '-fflags', '+bitexact'];
+    outArgs.push(...codecArgs(out, { resampler: this.resampler }), ...streamMuxArgs(out));
     // Hand every packet to the pipe at once instead of filling a 32 KB buffer first: fast first byte.
-    args.push('-flush_packets', '1', 'pipe:1');
+    outArgs.push('-flush_packets', '1', 'pipe:1');
 
-    let child: ChildProcess;
+    const list = start === 0 && end === null ? concatList(src.file) : null;
+    let child: ChildProcess | null = list ? this.takeSpare(outArgs) : null;
+    const warm = child !== null;
     try {
-      child = ffmpeg.spawn(args);
+      if (child) {
+        child.stdin!.end(list);
+      } else {
+        const args = ['-v', 'error'];
+        // Input seeking (before -i): ffmpeg jumps near the point, then decodes and drops up to it exactly.
+        if (start > 0) args.push('-ss', start.toFixed(3));
+        args.push('-i', src.file);
+        if (end !== null) args.push('-t', (end - start).toFixed(3));
+        child = ffmpeg.spawn([...args, ...outArgs]);
+      }
     } catch (err) {
       release();
       throw err;
     }
-    this.track(child, release);
+    this.track(child, release, target, warm);
+    this.log.debug({ target, warm, startSeconds: start, pid: child.pid }, 'transcode started');
+    // The next track is likely the same kind (an album): have an ffmpeg ready for it.
+    if (list) setImmediate(() => this.spawnSpare(outArgs, target));
     return this.outputStream(child, out, opts);
+  }
+
+  private spawnSpare(outArgs: string[], target: TargetId): void {
+    if (this.stopped || !this.ffmpeg) return;
+    const key = outArgs.join('\u0000');
+    if (this.spares.has(key)) return;
+    if (this.spares.size >= MAX_SPARES) {
+      const oldest = this.spares.values().next().value!;
+      this.dropSpare(oldest);
+    }
+    let child: ChildProcess;
+    try {
+      child = this.ffmpeg.spawn(['-v', 'error', '-protocol_whitelist', 'file,pipe', '-f', 'concat', '-safe', '0', '-i', 'pipe:0', ...outArgs], 0, true);
+    } catch {
+      return;
+    }
+    child.stdin!.on('error', () => undefined); // it may die first; the write then fails harmlessly
+    child.stdout!.on('data', () => undefined); // never expected while idle; must not block if it comes
+    const spare: Spare = { key, target, child, since: Date.now(), timer: setTimeout(() => this.dropSpare(spare), SPARE_IDLE_MS) };
+    spare.timer.unref();
+    this.spares.set(key, spare);
+    const forget = () => {
+      clearTimeout(spare.timer);
+      if (this.spares.get(key) === spare) this.spares.delete(key);
+    };
+    child.once('close', forget);
+    child.once('error', forget);
+  }
+
+  /** A waiting ffmpeg with exactly these output options, taken out of the pool; null if none. */
+  private takeSpare(outArgs: string[]): ChildProcess | null {
+    const key = outArgs.join('\u0000');
+    const s = this.spares.get(key);
+    if (!s) return null;
+    this.spares.delete(key);
+    clearTimeout(s.timer);
+    if (s.child.exitCode !== null || s.child.signalCode !== null || !s.child.stdin?.writable) return null;
+    s.child.stdout!.removeAllListeners('data');
+    return s.child;
+  }
+
+  private dropSpare(s: Spare): void {
+    clearTimeout(s.timer);
+    if (this.spares.get(s.key) === s) this.spares.delete(s.key);
+    s.child.stdin?.destroy();
+    this.kill(s.child);
   }
 
   /**
@@ -205,7 +310,7 @@ export class Transcoder {
       release();
       throw err;
     }
-    this.track(child, release);
+    this.track(child, release, target, false);
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => {
       if (stderr.length < 4096) stderr += b.toString();
@@ -229,8 +334,8 @@ export class Transcoder {
     return this.ffmpeg;
   }
 
-  private track(child: ChildProcess, release: () => void): void {
-    this.running.add(child);
+  private track(child: ChildProcess, release: () => void, target: TargetId, warm: boolean): void {
+    this.running.set(child, { target, since: Date.now(), warm });
     const done = () => {
       this.running.delete(child);
       release();

@@ -26,7 +26,7 @@ export const SORT_CAPABILITIES = 'dc:title,upnp:artist,upnp:album,upnp:originalT
  */
 export const MAX_RETURNED = 5000;
 /** Most containers in one ContainerUpdateIDs value (a scan touches thousands); SystemUpdateID still tells every client. */
-const MAX_EVENTED_CONTAINERS = 1000;
+const MAX_EVENTED_CONTAINERS = 300;
 /** How long a container change stays in evented ContainerUpdateIDs values (see onChange). */
 const EVENT_WINDOW_MS = 10_000;
 
@@ -257,6 +257,18 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
   };
   catalog.on('change', onChange);
 
+  // protocolInfo depends on a few stream facts that most tracks share; worked out once per combination.
+  const protocolInfos = new Map<string, string>();
+  const protocolInfoOf = (t: StoredTrack): string => {
+    const key = `${t.mime}|${t.codec}|${t.sampleRate}|${t.channels}|${t.bitrate}`;
+    let p = protocolInfos.get(key);
+    if (p === undefined) {
+      if (protocolInfos.size > 4096) protocolInfos.clear();
+      protocolInfos.set(key, (p = protocolInfoFor({ mime: t.mime, codec: t.codec, sampleRate: t.sampleRate, channels: t.channels, bitrate: t.bitrate })));
+    }
+    return p;
+  };
+
   const toDidl = (o: TreeObject, baseUrl: string): DidlObject => {
     if (o.kind === 'container') {
       return {
@@ -292,7 +304,7 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
       resources: [
         {
           uri: baseUrl + mediaPathOf(t),
-          protocolInfo: protocolInfoFor({ mime: t.mime, codec: t.codec, sampleRate: t.sampleRate, channels: t.channels, bitrate: t.bitrate }),
+          protocolInfo: protocolInfoOf(t),
           size: t.size,
           durationMs: t.durationMs,
           bytesPerSecond: t.bitrate ? Math.round(t.bitrate / 8) : null,
@@ -318,7 +330,6 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     const id = requireArg(args, 'ObjectID');
     const flag = requireArg(args, 'BrowseFlag');
     if (flag !== 'BrowseMetadata' && flag !== 'BrowseDirectChildren') throw new UpnpError(402, 'BrowseFlag must be BrowseMetadata or BrowseDirectChildren');
-    requireArg(args, 'Filter');
     const { start, count } = pageBounds(args);
     const sort = parseSortCriteria(args.SortCriteria);
     if (flag === 'BrowseMetadata') {
@@ -386,7 +397,6 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
   const search = (args: ActionArgs, req: UpnpRequestInfo): ActionResult => {
     const scopeId = requireArg(args, 'ContainerID');
     const criteria = requireArg(args, 'SearchCriteria');
-    requireArg(args, 'Filter');
     const { start, count } = pageBounds(args);
     const sort = parseSortCriteria(args.SortCriteria);
     const expr = parseSearchCriteria(criteria);

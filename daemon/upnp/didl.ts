@@ -187,7 +187,9 @@ export interface DidlOptions {
 /** One DIDL-Lite document holding `objects` in order. */
 export function writeDidl(objects: readonly DidlObject[], opts: DidlOptions = {}): string {
   const f = opts.filter ?? FILTER_ALL;
-  let out = DIDL_OPEN;
-  for (const o of objects) out += o.kind === 'item' ? writeItem(o, f) : writeContainer(o, f);
-  return out + DIDL_CLOSE;
+  // One join makes one flat string; a chain of += would leave a rope to be flattened by the next reader.
+  const parts = [DIDL_OPEN];
+  for (const o of objects) parts.push(o.kind === 'item' ? writeItem(o, f) : writeContainer(o, f));
+  parts.push(DIDL_CLOSE);
+  return parts.join('');
 }

@@ -236,6 +236,12 @@ export class ObjectTree {
   /** Folded text per track list, keyed by the list itself: lists are replaced, never changed, after a change. */
   private textCache = new WeakMap<readonly StoredTrack[], TracksText>();
   private wholeContainers: TreeContainer[] | null = null;
+  /**
+   * All Tracks in title order, kept up to date across changes (binary-search inserts, one filter for
+   * removals) instead of re-sorted: a client watching All Tracks during a scan or a push burst would
+   * otherwise make the daemon sort 50 000 tracks after every batch.
+   */
+  private titleOrder: StoredTrack[] | null = null;
   /** Memoised hashes of folded names and folder locations (few distinct values, kept across rebuilds). */
   private readonly hashMemo = new Map<string, string>();
   private readonly albumIdMemo = new Map<string, string>();
@@ -257,6 +263,7 @@ export class ObjectTree {
    */
   applyChange(change: CatalogChange): string[] {
     this.invalidate();
+    if (this.titleOrder) this.titleOrder = this.patchTitleOrder(this.titleOrder, change);
     const ids = new Set<string>();
     let recentChanged = this.recentCutoff === null;
     for (const list of [change.added, change.removed]) {
@@ -265,7 +272,11 @@ export class ObjectTree {
         if (!recentChanged && t.addedAt >= this.recentCutoff!) recentChanged = true;
       }
     }
-    if (recentChanged && (change.added.length || change.removed.length)) ids.add(RECENT_ID);
+    if (recentChanged && (change.added.length || change.removed.length)) {
+      ids.add(RECENT_ID);
+      // The list may now reach further back than the old cutoff: unknown until it is built again.
+      this.recentCutoff = null;
+    }
     if (ids.size) ids.add(MUSIC_ID);
     for (const id of ids) this.updateIds.set(id, change.updateId);
     return [...ids];
@@ -301,6 +312,42 @@ export class ObjectTree {
     }
     out.push('m/albums', `m/albums/${aid}`);
     out.push('m/folders', ...this.folderChainOf(t));
+    return out;
+  }
+
+  private readonly byTitle = (a: StoredTrack, b: StoredTrack): number =>
+    compareText(this.catalog.foldedTitle(a), this.catalog.foldedTitle(b)) ||
+    compareText(this.catalog.foldValue(a.artist), this.catalog.foldValue(b.artist)) ||
+    compareText(a.id, b.id);
+
+  private allByTitle(): StoredTrack[] {
+    return (this.titleOrder ??= this.catalog.all().sort(this.byTitle));
+  }
+
+  /** A new title-ordered list: `old` without the removed tracks, with the added ones in place. O(n + k log n). */
+  private patchTitleOrder(old: StoredTrack[], change: CatalogChange): StoredTrack[] {
+    let list = old;
+    if (change.removed.length) {
+      const gone = new Set(change.removed);
+      list = list.filter((t) => !gone.has(t));
+    }
+    if (!change.added.length) return list === old ? [...old] : list;
+    const added = [...change.added].sort(this.byTitle);
+    const out: StoredTrack[] = [];
+    let from = 0;
+    for (const t of added) {
+      let lo = from;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.byTitle(list[mid]!, t) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = from; i < lo; i++) out.push(list[i]!);
+      out.push(t);
+      from = lo;
+    }
+    for (let i = from; i < list.length; i++) out.push(list[i]!);
     return out;
   }
 
@@ -573,7 +620,7 @@ export class ObjectTree {
     const obj = this.musicChild(id);
     switch (id) {
       case 'm/all':
-        return { obj, children: () => ({ containers: [], tracks: this.catalog.sorted({ key: 'title', descending: false }) }), scope: () => this.wholeScope() };
+        return { obj, children: () => ({ containers: [], tracks: this.allByTitle() }), scope: () => this.wholeScope() };
       case 'm/albums':
         return {
           obj,
@@ -744,10 +791,11 @@ export class ObjectTree {
 
   /** Single-key sorts of All Tracks come straight from the catalogue's cached orders. */
   private sortAllTracks(sort: readonly SortSpec[]): readonly StoredTrack[] {
+    if (sort.length === 1 && sort[0]!.field === 'dc:title') return sort[0]!.descending ? [...this.allByTitle()].reverse() : this.allByTitle();
     const catalogKey = { 'dc:title': 'title', 'upnp:artist': 'artist', 'upnp:album': 'album', 'dc:date': 'year', 'upnp:genre': 'genre', 'upnp:originalTrackNumber': null } as const;
     const key = sort.length === 1 ? catalogKey[sort[0]!.field] : null;
     if (key) return this.catalog.sorted({ key, descending: sort[0]!.descending });
-    return this.sortTracks(this.catalog.sorted({ key: 'title', descending: false }), sort);
+    return this.sortTracks(this.allByTitle(), sort);
   }
 
   sortTracks(tracks: readonly StoredTrack[], sort: readonly SortSpec[]): readonly StoredTrack[] {

@@ -225,15 +225,41 @@ describe('transcoding and profiles (real ffmpeg)', function () {
   it('kills ffmpeg when the client goes away: no orphan', async () => {
     const t = tracks.get('long.flac')!;
     const pid = d.proc.pid!;
-    await until('no ffmpeg from the pushes', () => ffmpegChildren(pid).length === 0);
+    // Every ffmpeg child of the daemon must be accounted for: a running transcode or a spare
+    // waiting (idle, started ahead for the next track).
+    const accounted = async () => (await getJson(`${d.url}/api/v1/transcodes`)).body as { active: Array<{ pid: number; warm: boolean }>; spares: Array<{ pid: number }> };
+    await until('no ffmpeg from the pushes', async () => {
+      const s = await accounted();
+      return s.active.length === 0 && ffmpegChildren(pid).every((c) => s.spares.some((x) => x.pid === c));
+    });
     const { req, first } = await openStream(d.url, `/media/${t.id}/wav-16-44100.wav`, VLC);
     assert.equal(first.subarray(0, 4).toString('ascii'), 'RIFF');
-    assert.equal(ffmpegChildren(pid).length, 1, 'ffmpeg runs while the stream is open');
+    const during = await accounted();
+    assert.equal(during.active.length, 1, 'ffmpeg runs while the stream is open');
+    assert.ok(ffmpegChildren(pid).includes(during.active[0]!.pid));
     req.destroy();
-    await until('ffmpeg gone after the disconnect', () => ffmpegChildren(pid).length === 0, 3000);
+    await until('the transcode gone after the disconnect, no unaccounted ffmpeg', async () => {
+      const s = await accounted();
+      const children = ffmpegChildren(pid);
+      return s.active.length === 0 && !children.includes(during.active[0]!.pid) && children.every((c) => s.spares.some((x) => x.pid === c));
+    }, 3000);
     // Nothing half-written stays in the cache.
     const cached = readdirSync(path.join(d.dataDir, 'state', 'transcode-cache'));
     assert.ok(!cached.some((f) => f.includes('wav-16-44100') && f.startsWith(t.id)), cached.join(','));
+  });
+
+  it('starts the next transcode of the same kind on a spare ffmpeg, with the same result', async () => {
+    const t = tracks.get('tone.flac')!;
+    const p = `/media/${t.id}/lpcm-16-48000.l16`;
+    const a = await rawRequest(d.url, { path: p, headers: VLC });
+    await until('a spare for lpcm-16-48000', async () => ((await getJson(`${d.url}/api/v1/transcodes`)).body.spares as Array<{ target: string }>).some((s) => s.target === 'lpcm-16-48000'));
+    const before = d.logs.length;
+    const b = await rawRequest(d.url, { path: `/media/${tracks.get('hires.flac')!.id}/lpcm-16-48000.l16`, headers: VLC });
+    assert.equal(b.status, 200);
+    const started = d.logs.slice(before).find((l) => l.msg === 'transcode started');
+    assert.equal(started?.warm, true);
+    assert.ok(Math.abs(b.body.length / (48000 * 4) - 3) < 0.05, `${b.body.length} bytes for 3 s`);
+    assert.ok(Math.abs(a.body.length / (48000 * 4) - 2) < 0.05, `${a.body.length} bytes for 2 s`);
   });
 
   it('serves a transcode played through once from the cache: exact length, Range, byte seek', async () => {
@@ -314,6 +340,18 @@ describe('transcoding and profiles (real ffmpeg)', function () {
     assert.deepEqual(pc.body, fixture('hires.flac'));
     const unknown = await rawRequest(d.url, { path: `/api/v1/tracks/${t.id}/download?profile=zune` });
     assert.equal(unknown.status, 400);
+  });
+
+  it('answers HEAD with the DLNA headers and the exact length, without starting ffmpeg', async () => {
+    const t = tracks.get('cover.flac')!; // never streamed before: not in the cache
+    const before = d.logs.length;
+    const r = await rawRequest(d.url, { method: 'HEAD', path: `/media/${t.id}/wav-16-44100.wav`, headers: { ...PS3, 'getcontentFeatures.dlna.org': '1' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.length, 0);
+    assert.equal(r.headers['content-length'], String(44 + 2 * 44100 * 4));
+    assert.match(String(r.headers['contentfeatures.dlna.org']), /DLNA\.ORG_OP=10;DLNA\.ORG_CI=1/);
+    assert.ok(!d.logs.slice(before).some((l) => l.msg === 'transcode started'));
+    assert.equal((await rawRequest(d.url, { path: `/media/${t.id}/wav-16-44100.wav`, headers: { 'getcontentFeatures.dlna.org': '0' } })).status, 400);
   });
 
   it('refuses unknown targets and wrong extensions', async () => {
