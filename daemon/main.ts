@@ -19,7 +19,10 @@ import { MediaServer } from './upnp/media-server.js';
 import { createConnectionManager } from './upnp/connection-manager.js';
 import { createRegistrar } from './upnp/registrar.js';
 import { createContentDirectory } from './upnp/content-directory.js';
-import { createMediaRouter } from './http/media-routes.js';
+import { createMediaRouter, mediaPathOf } from './http/media-routes.js';
+import { createResourceContext, resourcesFor as resourcesForProfile } from './media/resources.js';
+import type { UpnpRequestInfo } from './upnp/service.js';
+import type { StoredTrack } from './library/track.js';
 import { Artwork } from './media/artwork.js';
 import { loadProfiles } from './profiles.js';
 import { Transcoder } from './media/transcode.js';
@@ -78,7 +81,13 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     const connectionManager = createConnectionManager();
     const registrar = createRegistrar();
     const artwork = new Artwork({ cacheDir: path.join(library.stateDir, 'art'), ffmpeg, fileOf: (t) => library.fileOf(t), folderArtFile: (t) => library.folderArtFile(t), log: log.child({ module: 'artwork' }) });
-    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available });
+    // Each Browse/Search lists, per item, what this client's renderer profile plays: the original, or a transcode.
+    const resourceContext = createResourceContext({ transcoding: transcoder.isAvailable(), cache: transcodeCache, originalUrl: (t, base) => base + mediaPathOf(t) });
+    const resourcesFor = (req: UpnpRequestInfo) => {
+      const profile = profiles.forClient(req.remoteAddress, { headers: req.headers });
+      return (t: StoredTrack) => resourcesForProfile(t, profile, req.baseUrl, resourceContext);
+    };
+    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor });
     stops.push({ name: 'content directory', stop: async () => contentDirectory.close() });
     const upnp = new MediaServer({ config, log: log.child({ module: 'upnp' }), services: [contentDirectory, connectionManager, registrar], version: VERSION, stateDir: library.stateDir });
     // --- end UPnP ---

@@ -4,6 +4,7 @@
 import type { Catalog, CatalogChange } from '../library/catalog.js';
 import type { StoredTrack } from '../library/track.js';
 import type { Logger } from '../log.js';
+import type { DidlResource } from './didl.js';
 import { foldText } from '../library/catalog.js';
 import { protocolInfoFor } from '../media/dlna.js';
 import { artPathOf, mediaPathOf } from '../http/media-routes.js';
@@ -22,9 +23,9 @@ export const SORT_CAPABILITIES = 'dc:title,upnp:artist,upnp:album,upnp:originalT
 /**
  * Most objects one answer carries, whatever RequestedCount asks (0 = "all" included). The spec lets
  * a server return fewer than asked (NumberReturned < TotalMatches) and clients page on; 50 000 items
- * in one answer would be a 50 MB string on a 512 MB stereo.
+ * in one answer would be a 50 MB string on a 512 MB stereo; 2000 is about 2 MB of DIDL.
  */
-export const MAX_RETURNED = 5000;
+export const MAX_RETURNED = 2000;
 /** Most containers in one ContainerUpdateIDs value (a scan touches thousands); SystemUpdateID still tells every client. */
 const MAX_EVENTED_CONTAINERS = 300;
 /** How long a container change stays in evented ContainerUpdateIDs values (see onChange). */
@@ -35,6 +36,11 @@ export interface ContentDirectoryDeps {
   log: Logger;
   /** Cover thumbnails can be made (ffmpeg present); without, no albumArtURI is offered. */
   artAvailable: boolean;
+  /**
+   * The `<res>` list for the client making this request (its renderer profile decides: the original
+   * first when it plays it, else transcodes). Worked out once per request; without it, the original only.
+   */
+  resourcesFor?: (req: UpnpRequestInfo) => (track: StoredTrack) => DidlResource[];
 }
 
 export interface ContentDirectory extends UpnpService {
@@ -269,7 +275,7 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     return p;
   };
 
-  const toDidl = (o: TreeObject, baseUrl: string): DidlObject => {
+  const toDidl = (o: TreeObject, baseUrl: string, resources: ((t: StoredTrack) => DidlResource[]) | null): DidlObject => {
     if (o.kind === 'container') {
       return {
         kind: 'container',
@@ -301,7 +307,7 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
       originalTrackNumber: t.trackNumber,
       date: dateOf(t.year),
       albumArtUri: deps.artAvailable && (t.hasArt || t.folderArt) ? baseUrl + artPathOf(t.id, 'tn') : null,
-      resources: [
+      resources: resources ? resources(t) : [
         {
           uri: baseUrl + mediaPathOf(t),
           protocolInfo: protocolInfoOf(t),
@@ -316,15 +322,18 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     };
   };
 
-  const result = (objects: TreeObject[], total: number, updateId: number, args: ActionArgs, req: UpnpRequestInfo): ActionResult => ({
+  const result = (objects: TreeObject[], total: number, updateId: number, args: ActionArgs, req: UpnpRequestInfo): ActionResult => {
+    const planned = deps.resourcesFor && objects.some((o) => o.kind !== 'container') ? deps.resourcesFor(req) : null;
+    return {
     Result: writeDidl(
-      objects.map((o) => toDidl(o, req.baseUrl)),
+      objects.map((o) => toDidl(o, req.baseUrl, planned)),
       { filter: parseFilter(args.Filter), quirks },
     ),
     NumberReturned: objects.length,
     TotalMatches: total,
     UpdateID: updateId,
-  });
+    };
+  };
 
   const browse = (args: ActionArgs, req: UpnpRequestInfo): ActionResult => {
     const id = requireArg(args, 'ObjectID');
