@@ -6,7 +6,6 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Library } from '../library/library.js';
 import type { StoredTrack } from '../library/track.js';
-import type { Logger } from '../log.js';
 import { AUDIO_EXTENSIONS } from '../media/formats.js';
 import { ART_LIMITS, type ArtSize, type Artwork } from '../media/artwork.js';
 import { acceptsTransferMode, contentFeaturesFor, defaultTransferMode, type DlnaMediaInfo } from '../media/dlna.js';
@@ -34,7 +33,6 @@ export function artPathOf(trackId: string, size: ArtSize): string {
 export interface MediaRoutesDeps {
   library: Library;
   artwork: Artwork;
-  log: Logger;
 }
 
 /**

@@ -325,13 +325,13 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
   const result = (objects: TreeObject[], total: number, updateId: number, args: ActionArgs, req: UpnpRequestInfo): ActionResult => {
     const planned = deps.resourcesFor && objects.some((o) => o.kind !== 'container') ? deps.resourcesFor(req) : null;
     return {
-    Result: writeDidl(
-      objects.map((o) => toDidl(o, req.baseUrl, planned)),
-      { filter: parseFilter(args.Filter), quirks },
-    ),
-    NumberReturned: objects.length,
-    TotalMatches: total,
-    UpdateID: updateId,
+      Result: writeDidl(
+        objects.map((o) => toDidl(o, req.baseUrl, planned)),
+        { filter: parseFilter(args.Filter), quirks },
+      ),
+      NumberReturned: objects.length,
+      TotalMatches: total,
+      UpdateID: updateId,
     };
   };
 

@@ -442,6 +442,17 @@ export class ObjectTree {
       g.tracks.push(t);
       if (def.withAlbums) addToAlbum(g.albums, this.albumIdOf(t), t);
     }
+    if (def.withAlbums) {
+      // Nearly always a group holds whole albums (and an album artist's always does): share the
+      // Albums view's node then, so 50 000 tracks are not listed once more per view.
+      const whole = this.albums().byId;
+      for (const g of byKey.values()) {
+        for (const [aid, a] of g.albums) {
+          const w = whole.get(aid);
+          if (w && w.tracks.length === a.tracks.length) g.albums.set(aid, w);
+        }
+      }
+    }
     const list = [...byKey.values()];
     if (def.numeric) list.sort((a, b) => compareNum(a.key === 'none' ? null : Number(a.key), b.key === 'none' ? null : Number(b.key)));
     else list.sort((a, b) => (a.key === 'none' ? 1 : 0) - (b.key === 'none' ? 1 : 0) || compareText(a.fold, b.fold) || compareText(a.key, b.key));

@@ -5,7 +5,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { pino } from 'pino';
 import { Catalog } from '../../daemon/library/catalog.js';
 import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
-import { createContentDirectory, type ContentDirectory } from '../../daemon/upnp/content-directory.js';
+import { createContentDirectory, MAX_RETURNED, type ContentDirectory } from '../../daemon/upnp/content-directory.js';
 import { UpnpError, type ActionArgs, type UpnpRequestInfo } from '../../daemon/upnp/service.js';
 
 const silent = pino({ level: 'silent' });
@@ -398,6 +398,15 @@ describe('ContentDirectory at 50 000 tracks', function () {
     }
     assert.ok(pct(times, 0.5) < 20, `p50 ${pct(times, 0.5).toFixed(2)} ms`);
     assert.equal(search(cd, 'upnp:artist = "Artist 0042"').total, 50 + 5, '50 tracks and 5 albums');
+  });
+
+  it('answers RequestedCount 0 on 50 000 tracks with a bounded page and the exact TotalMatches', () => {
+    const r = call(cd, 'Browse', { ObjectID: 'm/all', BrowseFlag: 'BrowseDirectChildren', Filter: '*', StartingIndex: '49000', RequestedCount: '0', SortCriteria: '' });
+    assert.equal(r.TotalMatches, 50_000);
+    assert.equal(r.NumberReturned, 1000);
+    const all = call(cd, 'Browse', { ObjectID: 'm/all', BrowseFlag: 'BrowseDirectChildren', Filter: '*', StartingIndex: '0', RequestedCount: '0', SortCriteria: '' });
+    assert.equal(all.NumberReturned, MAX_RETURNED);
+    assert.equal(all.TotalMatches, 50_000);
   });
 
   it('browses the big views after a rebuild quickly', () => {
