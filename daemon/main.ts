@@ -109,9 +109,16 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     // After listen (SSDP announces the HTTP port); stopped before HTTP, so ssdp:byebye goes out first.
     await upnp.start();
     stops.push({ name: 'upnp', stop: () => upnp.stop() });
-    // Stopped before HTTP closes, so the goodbye packets go out while the port still answers.
-    await mdns.start();
-    stops.push({ name: 'mdns', stop: () => mdns.stop() });
+    // Probing a name takes ~750 ms (RFC 6762): it runs while the daemon already serves. Stopped
+    // before HTTP closes, so the goodbye packets go out while the port still answers.
+    const mdnsStarted = mdns.start().then(
+      () => true,
+      (err: unknown) => {
+        log.error({ err }, 'mDNS advertisement failed; the stereo is still reachable by address');
+        return false;
+      },
+    );
+    stops.push({ name: 'mdns', stop: async () => { if (await mdnsStarted) await mdns.stop(); } });
 
     const scanAbort = new AbortController();
     const scanning = library.startScanning(scanAbort.signal).catch((err: unknown) => log.error({ err }, 'scan failed'));
