@@ -12,6 +12,7 @@ import { Ffmpeg, locateFfmpeg } from './media/ffmpeg.js';
 import { createApiRouter } from './http/api.js';
 import { createApp, listen, liveHostPolicy, type Listening } from './http/server.js';
 import { bindAddresses } from './net.js';
+import { collectGarbageOnce } from './memory.js';
 import { MdnsAdvertiser } from './mdns.js';
 import { createRemoteApi } from './http/remote-api.js';
 import { createWebRouter, loadWebAssets } from './http/web-routes.js';
@@ -121,7 +122,10 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     stops.push({ name: 'mdns', stop: async () => { if (await mdnsStarted) await mdns.stop(); } });
 
     const scanAbort = new AbortController();
-    const scanning = library.startScanning(scanAbort.signal).catch((err: unknown) => log.error({ err }, 'scan failed'));
+    const scanning = library
+      .startScanning(scanAbort.signal)
+      .then(() => collectGarbageOnce())
+      .catch((err: unknown) => log.error({ err }, 'scan failed'));
     stops.push({ name: 'scanner', stop: async () => { scanAbort.abort(); await scanning; } });
     log.info({ name: config.name, port: config.port, dataDir: config.dataDir, version: VERSION }, 'hifid ready');
     return { stop: stopAll };
