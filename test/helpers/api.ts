@@ -3,30 +3,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import type { Track } from '../../daemon/library/track.js';
 
-export interface TrackJson {
-  id: string;
-  title: string;
-  artist: string;
-  album: string;
-  albumArtist: string;
-  trackNumber: number | null;
-  discNumber: number | null;
-  year: number | null;
-  genre: string | null;
-  durationMs: number;
-  codec: string;
-  mime: string;
-  sampleRate: number | null;
-  bitsPerSample: number | null;
-  channels: number | null;
-  size: number;
-  sha256: string;
-  hasArt: boolean;
-  addedAt: string;
-  source: { kind: string; device: string | null };
-  path: string;
-}
+/** A track as the API sends it: the daemon's own public type. */
+export type TrackJson = Track;
 
 /** Pushes one file as multipart/form-data, the way the phone app does. */
 export async function pushFile(url: string, name: string, bytes: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {

@@ -15,6 +15,7 @@ import { pushFile, rawRequest } from '../helpers/api.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { fixture, fixturePath, REPO_ROOT } from '../helpers/fixtures.js';
 import { testLan } from '../helpers/lan.js';
+import { eventually } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -63,16 +64,6 @@ async function gupnpParse(xml: string): Promise<{ items: GupnpItem[]; containers
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, `gupnp-didl.py failed: ${err}`);
   return JSON.parse(out) as Awaited<ReturnType<typeof gupnpParse>>;
-}
-
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 // The fixtures share album "Test Album" by "Test Album Artist", disc 1, track N, title "Tone N".

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestDaemon } from '../helpers/daemon.js';
 import { fixturePath, fixture, makeWav } from '../helpers/fixtures.js';
+import { eventually } from '../helpers/wait.js';
 
 interface Item {
   id: string;
@@ -16,16 +17,6 @@ interface Item {
 
 async function list(url: string): Promise<Item[]> {
   return ((await (await fetch(`${url}/api/v1/tracks?limit=1000`)).json()) as { items: Item[] }).items;
-}
-
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function snapshot(dir: string): string[] {

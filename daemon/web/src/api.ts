@@ -2,30 +2,9 @@
 // upload progress). Every URL is relative: the page only ever talks to the stereo that served it.
 import { deviceName } from './device';
 
-export interface Track {
-  id: string;
-  title: string;
-  artist: string;
-  album: string;
-  albumArtist: string;
-  trackNumber: number | null;
-  discNumber: number | null;
-  year: number | null;
-  genre: string | null;
-  durationMs: number;
-  codec: string;
-  mime: string;
-  sampleRate: number | null;
-  bitsPerSample: number | null;
-  channels: number | null;
-  bitrate: number | null;
-  size: number;
-  sha256: string | null;
-  hasArt: boolean;
-  addedAt: string;
-  source: { kind: 'push' | 'folder'; device: string | null };
-  path: string;
-}
+// The wire shapes come from the daemon's own types (type-only: nothing of the daemon is bundled).
+export type { Track } from '../../library/track.js';
+import type { Track } from '../../library/track.js';
 
 export interface Album {
   id: string;
