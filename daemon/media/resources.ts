@@ -106,20 +106,46 @@ export function originalFacts(track: StoredTrack, profile: Profile, mime: string
   return { dlnaProfile, contentFeatures: contentFeaturesFor(info, { profile: dlnaProfile, seek: 'byte' }), info };
 }
 
+interface Plan {
+  d: ReturnType<typeof decide>;
+  f: ReturnType<typeof originalFacts>;
+  protocolInfo: string;
+}
+
+/**
+ * The profile's decision and the original's DLNA fields depend only on a few stream facts that most
+ * tracks share, so a Browse page of 100 items works them out a handful of times, not 100.
+ */
+const plans = new WeakMap<Profile, Map<string, Plan>>();
+
+function planFor(track: StoredTrack, profile: Profile): Plan {
+  let byFacts = plans.get(profile);
+  if (!byFacts) plans.set(profile, (byFacts = new Map()));
+  const key = `${track.mime}|${track.codec}|${track.sampleRate}|${track.bitsPerSample}|${track.channels}|${track.bitrate}`;
+  let plan = byFacts.get(key);
+  if (!plan) {
+    if (byFacts.size >= 4096) byFacts.clear();
+    const d = decide(track, profile);
+    const f = originalFacts(track, profile, d.originalMime);
+    plan = { d, f, protocolInfo: protocolInfoFor(f.info, { profile: f.dlnaProfile, seek: 'byte' }) };
+    byFacts.set(key, plan);
+  }
+  return plan;
+}
+
 /**
  * The resources of `track` for `profile`, in order. `baseUrl` is `http://<address the request came
  * in on>:<port>`, without a trailing slash. Never empty: when nothing fits (no ffmpeg, no target
  * the profile takes), the original is offered anyway; a client may still manage it.
  */
 export function resourcesFor(track: StoredTrack, profile: Profile, baseUrl: string, ctx: ResourceContext): Resource[] {
-  const d = decide(track, profile);
+  const { d, f, protocolInfo } = planFor(track, profile);
   const list: Resource[] = [];
   const original = (): Resource => {
-    const f = originalFacts(track, profile, d.originalMime);
     return {
       uri: ctx.originalUrl ? ctx.originalUrl(track, baseUrl) : `${baseUrl}/api/v1/tracks/${encodeURIComponent(track.id)}/stream`,
       mime: d.originalMime,
-      protocolInfo: protocolInfoFor(f.info, { profile: f.dlnaProfile, seek: 'byte' }),
+      protocolInfo,
       contentFeatures: f.contentFeatures,
       dlnaProfile: f.dlnaProfile,
       target: null,
