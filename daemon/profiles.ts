@@ -6,6 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CodecId } from './media/formats.js';
+import type { Track } from './library/track.js';
 import { TARGET_IDS, asWav, isTargetId, outputOf, type TargetId } from './media/targets.js';
 
 /**
@@ -408,15 +409,7 @@ export class ProfileSet {
 // Deciding
 
 /** The audio facts decide() looks at (a catalogue Track has them all). */
-export interface TrackAudio {
-  codec: string;
-  mime: string;
-  sampleRate: number | null;
-  bitsPerSample: number | null;
-  channels: number | null;
-  /** bits per second */
-  bitrate: number | null;
-}
+export type TrackAudio = Pick<Track, 'codec' | 'mime' | 'sampleRate' | 'bitsPerSample' | 'channels' | 'bitrate'>;
 
 export interface Decision {
   /** The profile plays the file as it is. */

@@ -42,7 +42,10 @@ export function parseSort(raw: string | undefined): Sort | undefined {
   return { key, descending };
 }
 
-function albumJson(a: Album) {
+/** An album as the API sends it. */
+export type AlbumJson = Album & { hasArt: boolean; artUrl: string | null };
+
+function albumJson(a: Album): AlbumJson {
   return { ...a, hasArt: a.artTrackId !== null, artUrl: a.artTrackId ? `/api/v1/tracks/${a.artTrackId}/art` : null };
 }
 

@@ -8,17 +8,7 @@ import { TestDaemon } from '../helpers/daemon.js';
 import { fixture, makeWav } from '../helpers/fixtures.js';
 import { getJson, pushFile, rawRequest, type TrackJson } from '../helpers/api.js';
 
-interface AlbumJson {
-  id: string;
-  title: string;
-  albumArtist: string;
-  year: number | null;
-  genre: string | null;
-  trackCount: number;
-  artTrackId: string | null;
-  hasArt: boolean;
-  artUrl: string | null;
-}
+import type { AlbumJson } from '../../daemon/http/api.js';
 
 function assertErrorShape(body: unknown, code: string): void {
   assert.ok(body && typeof body === 'object', JSON.stringify(body));

@@ -3,37 +3,12 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { albumIdOf, Catalog, foldText, type CatalogChange } from '../../daemon/library/catalog.js';
 import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
+import { storedTrack } from '../helpers/tracks.js';
 
 let seq = 0;
 function track(t: Partial<StoredTrack> & { id: string }): StoredTrack {
   seq++;
-  return {
-    title: `Title ${t.id}`,
-    artist: 'Artist',
-    album: 'Album',
-    albumArtist: t.artist ?? 'Artist',
-    trackNumber: null,
-    discNumber: null,
-    year: null,
-    genre: null,
-    durationMs: 180_000,
-    codec: 'flac',
-    mime: 'audio/flac',
-    sampleRate: 44100,
-    bitsPerSample: 16,
-    channels: 2,
-    bitrate: 900_000,
-    size: 1000,
-    sha256: `${t.id}`.padEnd(64, '0'),
-    hasArt: false,
-    addedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, seq)).toISOString(),
-    source: { kind: 'push', device: 'phone' },
-    path: `${t.id}.flac`,
-    root: STORE_ROOT,
-    mtimeMs: 0,
-    folderArt: null,
-    ...t,
-  };
+  return storedTrack({ addedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, seq)).toISOString(), ...t });
 }
 
 const silent = pino({ level: 'silent' });

@@ -7,6 +7,7 @@ import { Catalog } from '../../daemon/library/catalog.js';
 import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
 import { createContentDirectory, MAX_RETURNED, type ContentDirectory } from '../../daemon/upnp/content-directory.js';
 import { UpnpError, type ActionArgs, type UpnpRequestInfo } from '../../daemon/upnp/service.js';
+import { storedTrack } from '../helpers/tracks.js';
 
 const silent = pino({ level: 'silent' });
 const REQ: UpnpRequestInfo = { remoteAddress: '10.77.0.2', localAddress: '10.77.0.1', localPort: 8200, headers: {}, baseUrl: 'http://10.77.0.1:8200' };
@@ -18,34 +19,21 @@ function hex16(n: number): string {
 function track(t: Partial<StoredTrack> & { n: number }): StoredTrack {
   const { n, ...rest } = t;
   seq++;
-  return {
+  return storedTrack({
     id: hex16(n),
     title: `Title ${n}`,
-    artist: 'Artist',
-    album: 'Album',
-    albumArtist: rest.artist ?? 'Artist',
-    trackNumber: null,
-    discNumber: null,
-    year: null,
-    genre: null,
-    durationMs: 180_000,
     codec: 'mp3',
     mime: 'audio/mpeg',
-    sampleRate: 44100,
     bitsPerSample: null,
-    channels: 2,
     bitrate: 320_000,
     size: 7_200_000,
     sha256: null,
-    hasArt: false,
     addedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, 0, seq)).toISOString(),
     source: { kind: 'folder', device: null },
     path: `${rest.artist ?? 'Artist'}/${rest.album ?? 'Album'}/${n}.mp3`,
     root: '/srv/music',
-    mtimeMs: 0,
-    folderArt: null,
     ...rest,
-  };
+  });
 }
 
 interface Didl {

@@ -6,39 +6,14 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Catalog } from '../../daemon/library/catalog.js';
 import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
+import { storedTrack } from '../helpers/tracks.js';
 import { createApp } from '../../daemon/http/server.js';
 import { createRemoteApi, type RemoteApi } from '../../daemon/http/remote-api.js';
 
 const log = pino({ level: 'silent' });
 
 function track(id: string, device: string | null, addedAt: string, kind: 'push' | 'folder' = 'push'): StoredTrack {
-  return {
-    id,
-    title: `Title ${id}`,
-    artist: 'Artist',
-    album: 'Album',
-    albumArtist: 'Artist',
-    trackNumber: null,
-    discNumber: null,
-    year: null,
-    genre: null,
-    durationMs: 1000,
-    codec: 'flac',
-    mime: 'audio/flac',
-    sampleRate: 44100,
-    bitsPerSample: 16,
-    channels: 2,
-    bitrate: 900_000,
-    size: 1000,
-    sha256: id.padEnd(64, '0'),
-    hasArt: false,
-    addedAt,
-    source: { kind, device },
-    path: `${id}.flac`,
-    root: kind === 'push' ? STORE_ROOT : '/music',
-    mtimeMs: 0,
-    folderArt: null,
-  };
+  return storedTrack({ id, durationMs: 1000, addedAt, source: { kind, device }, root: kind === 'push' ? STORE_ROOT : '/music' });
 }
 
 /** An open event stream: its raw text so far, and a way to wait for more. */

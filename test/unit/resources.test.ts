@@ -7,14 +7,14 @@ import type { StoredTrack } from '../../daemon/library/track.js';
 import { loadProfileDir, ProfileSet } from '../../daemon/profiles.js';
 import { exactLength, outputOf, wavHeader, WAV_HEADER_BYTES } from '../../daemon/media/targets.js';
 import { resourcesFor, type ResourceContext } from '../../daemon/media/resources.js';
+import { storedTrack } from '../helpers/tracks.js';
 
 function track(over: Partial<StoredTrack>): StoredTrack {
-  return {
-    id: '0123456789abcdef', title: 'T', artist: 'A', album: 'B', albumArtist: 'A', trackNumber: 1, discNumber: 1, year: 2024, genre: null,
-    durationMs: 3000, codec: 'flac', mime: 'audio/flac', sampleRate: 96000, bitsPerSample: 24, channels: 2, bitrate: 2_000_000, size: 80_000,
-    sha256: null, hasArt: false, addedAt: '2024-01-01T00:00:00.000Z', source: { kind: 'push', device: null }, path: 'a/b.flac', root: 'store', mtimeMs: 1, folderArt: null,
-    ...over,
-  };
+  return storedTrack({
+    id: '0123456789abcdef', title: 'T', artist: 'A', album: 'B', albumArtist: 'A', trackNumber: 1, discNumber: 1, year: 2024,
+    durationMs: 3000, sampleRate: 96000, bitsPerSample: 24, bitrate: 2_000_000, size: 80_000, sha256: null,
+    source: { kind: 'push', device: null }, path: 'a/b.flac', mtimeMs: 1, ...over,
+  });
 }
 
 const BASE = 'http://10.77.0.1:8200';
