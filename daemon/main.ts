@@ -1,6 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
-// --max-semi-space-size=1 (also in npm start, systemd and the test harness) caps V8's young generation:
-// about 30 MB less resident memory on a 512 MB box, for a daemon whose work is I/O, not allocation.
+#!/usr/bin/env -S node --max-semi-space-size=4
+// --max-semi-space-size=4 (also in npm start, systemd and the test harness) caps V8's young generation
+// well below the default 16 MB semi-spaces, for a 512 MB box; docs/ARCHITECTURE.md says why 4.
 // Process entry: config → library → servers → signals. The only place that wires modules together.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';

@@ -5,8 +5,9 @@
 const INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 /** A surrogate half without its partner (the `u` flag makes paired halves one code point). */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/gu;
-
-const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' };
+/** Anything that needs work: most tag values have none, and a Browse escapes thousands of them. */
+const SPECIAL = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+const UNSAFE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
 
 /**
  * Escapes text for element content or a double-quoted attribute. Characters XML cannot hold are
@@ -14,8 +15,8 @@ const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;',
  * unparseable. A CR is written as `&#13;` because parsers would otherwise turn it into LF.
  */
 export function escapeXml(text: string): string {
-  return text
-    .replace(INVALID, '')
-    .replace(LONE_SURROGATE, '\uFFFD')
-    .replace(/[&<>"'\r]/g, (c) => ENTITY[c]!);
+  if (!SPECIAL.test(text)) return text;
+  const safe = UNSAFE.test(text) ? text.replace(INVALID, '').replace(LONE_SURROGATE, '\uFFFD') : text;
+  // One native pass per character kind: much faster on a whole DIDL document than a callback per match.
+  return safe.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;').replace(/\r/g, '&#13;');
 }

@@ -38,7 +38,7 @@ export class TestDaemon {
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'hifid-test-'));
     const port = opts.port ?? nextPort++;
     const args = [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), '--data-dir', dataDir, '--port', String(port), '--interface', lan.iface, '--name', 'Living-room Hi-Fi', '--log-level', 'debug', ...(opts.args ?? [])];
-    const proc = spawn(process.execPath, ['--max-semi-space-size=1', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const proc = spawn(process.execPath, ['--max-semi-space-size=4', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     const d = new TestDaemon(proc, dataDir, port, ownsDir);
     let stderr = '';
     proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
