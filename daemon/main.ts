@@ -28,7 +28,7 @@ import { Artwork } from './media/artwork.js';
 import { loadProfiles, type Profile } from './profiles.js';
 import { Transcoder } from './media/transcode.js';
 import { TranscodeCache } from './media/transcode-cache.js';
-import { createTranscodeRouter } from './http/transcode-routes.js';
+import { clientAddress, createTranscodeRouter } from './http/transcode-routes.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -104,7 +104,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     const app = createApp({
       log: log.child({ module: 'http' }),
       hosts,
-      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null }), upnp.router(), createMediaRouter({ library, artwork }), createTranscodeRouter({ library, profiles, transcoder, cache: transcodeCache, log: log.child({ module: 'transcode' }) }), remote.router, createWebRouter(web)],
+      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null }), upnp.router(), createMediaRouter({ library, artwork, profileOf: (ctx) => profiles.forClient(clientAddress(ctx), { headers: ctx.headers }) }), createTranscodeRouter({ library, profiles, transcoder, cache: transcodeCache, log: log.child({ module: 'transcode' }) }), remote.router, createWebRouter(web)],
     });
     const binds = bindAddresses(config.interface);
     if (binds && binds.length === 0) throw new Error(`--interface ${config.interface}: no IPv4 address on that interface`);

@@ -33,6 +33,9 @@ const STRICT_PROFILE = {
   quirks: ['dlnaStrictXml'],
   headers: { seen: [{ headers: STRICT, source: 'hifid integration test (user profile)' }] },
 };
+// noDlnaPn has no shipped profile either (MiniDLNA FLAG_SKIP_DLNA_PN, Samsung BD-J5500).
+const NO_PN = { 'User-Agent': 'NoPnRenderer/2.0 UPnP/1.0' };
+const NO_PN_PROFILE = { ...STRICT_PROFILE, id: 'no-pn-renderer', name: 'A renderer that refuses DLNA.ORG_PN', match: [{ header: 'User-Agent', regex: '^NoPnRenderer/' }], quirks: ['noDlnaPn'], headers: { seen: [{ headers: NO_PN, source: 'hifid integration test (user profile)' }] } };
 const GENERIC = { 'User-Agent': 'SomeControlPoint/1.0 UPnP/1.0' };
 
 const JAPANESE_TITLE = '雨/の../ 日 <&> "q" 🎵';
@@ -109,6 +112,7 @@ describe('renderer quirk flags in DIDL and ContentDirectory answers', function (
     work = mkdtempSync(path.join(tmpdir(), 'hifid-quirks-src-'));
     mkdirSync(path.join(dataDir, 'profiles'));
     writeFileSync(path.join(dataDir, 'profiles', 'strict-renderer.json'), JSON.stringify(STRICT_PROFILE, null, 2));
+    writeFileSync(path.join(dataDir, 'profiles', 'no-pn-renderer.json'), JSON.stringify(NO_PN_PROFILE, null, 2));
     d = await TestDaemon.start({ dataDir });
     for (const f of ['unicode.flac', 'art.mp3']) assert.equal((await pushFile(d.url, f, fixture(f))).status, 201, f);
     assert.equal((await pushFile(d.url, 'control.wav', makeWav(77, { title: CONTROL_TITLE, album: 'Control Album' }))).status, 201);
@@ -196,6 +200,23 @@ describe('renderer quirk flags in DIDL and ContentDirectory answers', function (
     assert.deepEqual(features.Feature.container, [{ id: 'm', type: 'object.item.audioItem' }]);
     // The container it names is there to browse.
     assert.ok((await browse(SAMSUNG, 'm')).containers.length > 0);
+  });
+
+  it("noDlnaPn (user profile): no DLNA.ORG_PN in the original's res, nor in the contentFeatures.dlna.org header it is served with", async () => {
+    const uriOf = (a: Answer) => {
+      const item = a.items.find((i) => titleOf(i) === 'Tone 12')!;
+      const res = item.res as Record<string, string>;
+      return { protocolInfo: res.protocolInfo!, uri: res['#text']! };
+    };
+    const noPn = uriOf(await browse(NO_PN, 'm/all'));
+    assert.equal(noPn.protocolInfo, 'http-get:*:audio/mpeg:DLNA.ORG_OP=01;DLNA.ORG_FLAGS=01700000000000000000000000000000');
+    const got = await rawRequest(noPn.uri, { method: 'HEAD', headers: NO_PN, localAddress: lan.phone });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers['contentfeatures.dlna.org'], noPn.protocolInfo.split(':')[3]);
+    const generic = uriOf(await browse(GENERIC, 'm/all'));
+    assert.equal(generic.protocolInfo, 'http-get:*:audio/mpeg:DLNA.ORG_PN=MP3;DLNA.ORG_OP=01;DLNA.ORG_FLAGS=01700000000000000000000000000000');
+    const plain = await rawRequest(generic.uri, { method: 'HEAD', headers: GENERIC, localAddress: lan.stereo });
+    assert.equal(plain.headers['contentfeatures.dlna.org'], 'DLNA.ORG_PN=MP3;DLNA.ORG_OP=01;DLNA.ORG_FLAGS=01700000000000000000000000000000');
   });
 
   it('a client that matches no profile gets none of it: no sec: namespace, no X_GetFeatureList', async () => {
