@@ -25,10 +25,10 @@ import { createResourceContext, resourcesFor as resourcesForProfile } from './me
 import type { UpnpRequestInfo } from './upnp/service.js';
 import type { StoredTrack } from './library/track.js';
 import { Artwork } from './media/artwork.js';
-import { loadProfiles } from './profiles.js';
+import { loadProfiles, type Profile } from './profiles.js';
 import { Transcoder } from './media/transcode.js';
 import { TranscodeCache } from './media/transcode-cache.js';
-import { createTranscodeRouter } from './http/transcode-routes.js';
+import { clientAddress, createTranscodeRouter } from './http/transcode-routes.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -84,11 +84,18 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     const artwork = new Artwork({ cacheDir: path.join(library.stateDir, 'art'), ffmpeg, fileOf: (t) => library.fileOf(t), folderArtFile: (t) => library.folderArtFile(t), log: log.child({ module: 'artwork' }) });
     // Each Browse/Search lists, per item, what this client's renderer profile plays: the original, or a transcode.
     const resourceContext = createResourceContext({ transcoding: transcoder.isAvailable(), cache: transcodeCache, originalUrl: (t, base) => base + mediaPathOf(t) });
+    // The profile is matched once per request: its res list and its quirk flags both come from it.
+    const profileOfRequest = new WeakMap<UpnpRequestInfo, Profile>();
+    const profileOf = (req: UpnpRequestInfo): Profile => {
+      let p = profileOfRequest.get(req);
+      if (!p) profileOfRequest.set(req, (p = profiles.forClient(req.remoteAddress, { headers: req.headers })));
+      return p;
+    };
     const resourcesFor = (req: UpnpRequestInfo) => {
-      const profile = profiles.forClient(req.remoteAddress, { headers: req.headers });
+      const profile = profileOf(req);
       return (t: StoredTrack) => resourcesForProfile(t, profile, req.baseUrl, resourceContext);
     };
-    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor });
+    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor, quirksFor: (req) => profileOf(req).quirks });
     stops.push({ name: 'content directory', stop: async () => contentDirectory.close() });
     const upnp = new MediaServer({ config, log: log.child({ module: 'upnp' }), services: [contentDirectory, connectionManager, registrar], version: VERSION, stateDir: library.stateDir });
     // --- end UPnP ---
@@ -97,7 +104,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     const app = createApp({
       log: log.child({ module: 'http' }),
       hosts,
-      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null }), upnp.router(), createMediaRouter({ library, artwork }), createTranscodeRouter({ library, profiles, transcoder, cache: transcodeCache, log: log.child({ module: 'transcode' }) }), remote.router, createWebRouter(web)],
+      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null }), upnp.router(), createMediaRouter({ library, artwork, profileOf: (ctx) => profiles.forClient(clientAddress(ctx), { headers: ctx.headers }) }), createTranscodeRouter({ library, profiles, transcoder, cache: transcodeCache, log: log.child({ module: 'transcode' }) }), remote.router, createWebRouter(web)],
     });
     const binds = bindAddresses(config.interface);
     if (binds && binds.length === 0) throw new Error(`--interface ${config.interface}: no IPv4 address on that interface`);

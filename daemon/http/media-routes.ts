@@ -9,6 +9,8 @@ import type { StoredTrack } from '../library/track.js';
 import { AUDIO_EXTENSIONS } from '../media/formats.js';
 import { ART_LIMITS, type ArtSize, type Artwork } from '../media/artwork.js';
 import { acceptsTransferMode, contentFeaturesFor, defaultTransferMode, type DlnaMediaInfo } from '../media/dlna.js';
+import { originalFacts } from '../media/resources.js';
+import type { Profile } from '../profiles.js';
 import { ApiError } from './errors.js';
 import { serveFile } from './stream.js';
 
@@ -33,6 +35,12 @@ export function artPathOf(trackId: string, size: ArtSize): string {
 export interface MediaRoutesDeps {
   library: Library;
   artwork: Artwork;
+  /**
+   * The renderer profile of the client fetching (profiles.forClient): an original's
+   * contentFeatures.dlna.org is then the one its DIDL res announced (noDlnaPn leaves DLNA.ORG_PN
+   * out of both). Without it, every client gets the generic fields.
+   */
+  profileOf?: (ctx: Context) => Profile;
 }
 
 /**
@@ -40,7 +48,7 @@ export interface MediaRoutesDeps {
  * mode the resource cannot do is a 406, and so is `TimeSeekRange.dlna.org`: originals are byte-seekable
  * only (DLNA.ORG_OP=01), as MiniDLNA answers too. Returns the headers to send.
  */
-function dlnaHeaders(ctx: Context, info: DlnaMediaInfo): Record<string, string> {
+function dlnaHeaders(ctx: Context, info: DlnaMediaInfo, contentFeatures = contentFeaturesFor(info)): Record<string, string> {
   const ask = ctx.get('getcontentFeatures.dlna.org');
   if (ask && ask.trim() !== '1') throw new ApiError(400, 'bad_request', 'getcontentFeatures.dlna.org must be 1');
   if (ctx.get('TimeSeekRange.dlna.org')) throw new ApiError(406, 'not_acceptable', 'time seek is not offered for this resource (DLNA.ORG_OP=01: use Range)');
@@ -52,7 +60,7 @@ function dlnaHeaders(ctx: Context, info: DlnaMediaInfo): Record<string, string> 
     mode = ok;
   }
   // Sent whether or not it was asked for: harmless to others, and some renderers never ask.
-  return { 'contentFeatures.dlna.org': contentFeaturesFor(info), 'transferMode.dlna.org': mode };
+  return { 'contentFeatures.dlna.org': contentFeatures, 'transferMode.dlna.org': mode };
 }
 
 export function createMediaRouter(deps: MediaRoutesDeps): Router {
@@ -70,7 +78,8 @@ export function createMediaRouter(deps: MediaRoutesDeps): Router {
     const m = /^([0-9a-f]{16})(?:\.[a-z0-9]{1,5})?$/.exec(String(ctx.params.file));
     if (!m) throw new ApiError(404, 'not_found', 'no such track');
     const t = trackFrom(m[1]!);
-    const headers = dlnaHeaders(ctx, { mime: t.mime, codec: t.codec, sampleRate: t.sampleRate, channels: t.channels, bitrate: t.bitrate });
+    const info: DlnaMediaInfo = { mime: t.mime, codec: t.codec, sampleRate: t.sampleRate, channels: t.channels, bitrate: t.bitrate };
+    const headers = dlnaHeaders(ctx, info, deps.profileOf ? originalFacts(t, deps.profileOf(ctx), t.mime).contentFeatures : undefined);
     await serveFile(ctx, { file: library.fileOf(t), mime: t.mime, etag: t.sha256 ? `"${t.sha256.slice(0, 32)}"` : undefined, headers });
   };
   router.get('/media/:file', media);

@@ -34,7 +34,8 @@ function sourceOf(library: Library, t: StoredTrack): TranscodeSource {
   return { file: library.fileOf(t), sampleRate: t.sampleRate, bitsPerSample: t.bitsPerSample, channels: t.channels, durationMs: t.durationMs };
 }
 
-function clientAddress(ctx: Context): string {
+/** The address a request came from, as profiles.forClient remembers clients by. */
+export function clientAddress(ctx: Context): string {
   return normalizeIp(ctx.socket.remoteAddress ?? '');
 }
 

@@ -4,14 +4,15 @@
 import type { Catalog, CatalogChange } from '../library/catalog.js';
 import type { StoredTrack } from '../library/track.js';
 import type { Logger } from '../log.js';
+import type { Quirk } from '../profiles.js';
 import type { DidlResource } from './didl.js';
 import { foldText } from '../library/catalog.js';
 import { protocolInfoFor } from '../media/dlna.js';
 import { artPathOf, mediaPathOf } from '../http/media-routes.js';
-import { parseFilter, writeDidl, type DidlObject, type DidlQuirks } from './didl.js';
-import { ALL_TRACKS_ID, ObjectTree, UPNP_CLASS, parseSortCriteria, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
+import { parseFilter, writeDidl, type DidlObject } from './didl.js';
+import { ALL_TRACKS_ID, MUSIC_ID, ObjectTree, UPNP_CLASS, parseSortCriteria, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
 import { parseSearchCriteria, SEARCH_PROPERTIES, type SearchExpr, type SearchProperty } from './search-criteria.js';
-import { buildScpd, type ScpdArgument } from './scpd.js';
+import { buildScpd, extendScpd, type ScpdArgument } from './scpd.js';
 import { UpnpError, type ActionArgs, type ActionResult, type UpnpRequestInfo, type UpnpService } from './service.js';
 
 export const CDS_TYPE = 'urn:schemas-upnp-org:service:ContentDirectory:1';
@@ -41,6 +42,8 @@ export interface ContentDirectoryDeps {
    * first when it plays it, else transcodes). Worked out once per request; without it, the original only.
    */
   resourcesFor?: (req: UpnpRequestInfo) => (track: StoredTrack) => DidlResource[];
+  /** The quirk flags of the client's renderer profile (profiles/README.md); without it, none. */
+  quirksFor?: (req: UpnpRequestInfo) => ReadonlySet<Quirk>;
 }
 
 export interface ContentDirectory extends UpnpService {
@@ -96,6 +99,31 @@ export const CDS_SCPD = buildScpd(
     { name: 'A_ARG_TYPE_UpdateID', dataType: 'ui4' },
   ],
 );
+
+/**
+ * The SCPD for clients with samsungExtensions: X_GetFeatureList too, which Samsung TVs call to
+ * find the container of each media type (MiniDLNA and Gerbera list it as well).
+ */
+export const CDS_SCPD_SAMSUNG = extendScpd(
+  CDS_SCPD,
+  [{ name: 'X_GetFeatureList', arguments: [{ name: 'FeatureList', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_Featurelist' }] }],
+  [{ name: 'A_ARG_TYPE_Featurelist', dataType: 'string' }],
+);
+
+/**
+ * The X_GetFeatureList answer, as MiniDLNA writes it: the samsung.com_BASICVIEW feature with the
+ * container a TV opens for each media type. hifid serves music only, so the one container is Music.
+ */
+export const SAMSUNG_FEATURE_LIST =
+  '<Features xmlns="urn:schemas-upnp-org:av:avs" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="urn:schemas-upnp-org:av:avs http://www.upnp.org/schemas/av/avs.xsd">' +
+  `<Feature name="samsung.com_BASICVIEW" version="1"><container id="${MUSIC_ID}" type="object.item.audioItem"/></Feature>` +
+  '</Features>';
+
+const NO_QUIRKS: ReadonlySet<Quirk> = new Set();
+
+function isAlbum(o: TreeObject | null | undefined): boolean {
+  return o?.kind === 'container' && o.upnpClass === UPNP_CLASS.musicAlbum;
+}
 
 // ---- arguments ----
 
@@ -227,7 +255,7 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
   const tree = new ObjectTree(catalog);
   const listeners = new Set<(changed: Record<string, string | number>) => void>();
   const searchCache = new Map<string, SearchResult>();
-  const quirks: DidlQuirks = {};
+  const quirksOf = (req: UpnpRequestInfo): ReadonlySet<Quirk> => deps.quirksFor?.(req) ?? NO_QUIRKS;
 
   // Recently changed containers with their update ids. events.ts keeps only the latest value of a
   // variable per subscriber while it moderates (≤ one NOTIFY per 2 s, one in flight, 5 s timeout),
@@ -324,10 +352,11 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
 
   const result = (objects: TreeObject[], total: number, updateId: number, args: ActionArgs, req: UpnpRequestInfo): ActionResult => {
     const planned = deps.resourcesFor && objects.some((o) => o.kind !== 'container') ? deps.resourcesFor(req) : null;
+    const q = quirksOf(req);
     return {
       Result: writeDidl(
         objects.map((o) => toDidl(o, req.baseUrl, planned)),
-        { filter: parseFilter(args.Filter), quirks },
+        { filter: parseFilter(args.Filter), quirks: { asciiXml: q.has('asciiXml'), dlnaStrictXml: q.has('dlnaStrictXml'), samsungExtensions: q.has('samsungExtensions') } },
       ),
       NumberReturned: objects.length,
       TotalMatches: total,
@@ -340,7 +369,10 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     const flag = requireArg(args, 'BrowseFlag');
     if (flag !== 'BrowseMetadata' && flag !== 'BrowseDirectChildren') throw new UpnpError(402, 'BrowseFlag must be BrowseMetadata or BrowseDirectChildren');
     const { start, count } = pageBounds(args);
-    const sort = parseSortCriteria(args.SortCriteria);
+    const asked = parseSortCriteria(args.SortCriteria);
+    // forceSortByTrackNumber (Yamaha MusicCast sorts album tracks by title, gerbera#2480): an album's
+    // own order is disc then track, and it is kept whatever SortCriteria asks.
+    const sort = asked.length && quirksOf(req).has('forceSortByTrackNumber') && isAlbum(tree.get(id)) ? [] : asked;
     if (flag === 'BrowseMetadata') {
       const obj = tree.get(id);
       if (!obj) throw new UpnpError(701, 'No such object');
@@ -443,7 +475,7 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     id: CDS_ID,
     slug: 'cds',
     tree,
-    scpd: () => CDS_SCPD,
+    scpd: (req?: UpnpRequestInfo) => (req && quirksOf(req).has('samsungExtensions') ? CDS_SCPD_SAMSUNG : CDS_SCPD),
     handle(actionName: string, args: ActionArgs, req: UpnpRequestInfo): ActionResult {
       try {
         switch (actionName) {
@@ -457,6 +489,10 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
             return { SortCaps: SORT_CAPABILITIES };
           case 'GetSystemUpdateID':
             return { Id: catalog.updateId };
+          case 'X_GetFeatureList':
+            // samsungExtensions: only the clients whose SCPD lists it (Samsung TVs) may call it.
+            if (!quirksOf(req).has('samsungExtensions')) throw new UpnpError(401, 'Invalid Action: X_GetFeatureList');
+            return { FeatureList: SAMSUNG_FEATURE_LIST };
           default:
             throw new UpnpError(401, `Invalid Action: ${actionName.slice(0, 64)}`);
         }

@@ -51,10 +51,27 @@ export interface DidlContainer extends DidlCommon {
 export type DidlObject = DidlItem | DidlContainer;
 
 /**
- * Renderer differences for the writer. Empty for now: issue 4 adds flags here (ASCII-only XML,
- * simple dates…), so every answer keeps coming from this one writer.
+ * Renderer differences for the writer: the quirk flags of the client's profile that change
+ * DIDL-Lite (profiles/README.md), under the same names. Each is applied in one place, writeDidl;
+ * none set gives the same bytes as no quirks at all.
  */
-export interface DidlQuirks {}
+export interface DidlQuirks {
+  /** Every non-ASCII character as a numeric character reference, `&#x96E8;` (Yamaha RX/MusicCast: Gerbera ASCIIXML). */
+  asciiXml?: boolean;
+  /**
+   * Strictly valid XML only (Bose SoundTouch: Gerbera STRICTXML). Everyone gets XML-legal text
+   * without C0/C1 controls; this also turns TAB, LF and CR into spaces, drops the Unicode
+   * noncharacters XML 1.0 §2.2 discourages, and writes no vendor namespace (it wins over samsungExtensions).
+   */
+  dlnaStrictXml?: boolean;
+  /**
+   * Samsung's `sec:` namespace declared on DIDL-Lite (MiniDLNA FLAG_SAMSUNG, Gerbera). For audio that
+   * is all MiniDLNA changes in DIDL: its sec:dcmInfo carries a bookmark (hifid keeps none) and
+   * sec:CaptionInfoEx a video's subtitles; the dlna namespace and albumArtURI@dlna:profileID that
+   * it adds for Samsung whatever the Filter, hifid writes for everyone.
+   */
+  samsungExtensions?: boolean;
+}
 
 /** Which optional properties to write: everything, or the names a Filter listed. */
 export type DidlFilter = { all: true } | { all: false; names: ReadonlySet<string> };
@@ -142,7 +159,8 @@ function writeTail(o: DidlObject, f: DidlFilter): string {
   return (
     (wants(f, 'upnp:genre') ? element('upnp:genre', o.genre) : '') +
     (wants(f, 'dc:date') ? element('dc:date', o.date) : '') +
-    // DLNA 7.3.61: albumArtURI carries the profile of the image it points to.
+    // DLNA 7.3.61: albumArtURI carries the profile of the image it points to. One JPEG_TN (≤ 160 px)
+    // for every client, which is what profiles with albumArtJpegTn (PS3, Bravia) need.
     (wants(f, 'upnp:albumArtURI') ? element('upnp:albumArtURI', o.albumArtUri, ' dlna:profileID="JPEG_TN"') : '') +
     element('upnp:class', o.upnpClass)
   );
@@ -178,6 +196,27 @@ function writeContainer(o: DidlContainer, f: DidlFilter): string {
 export const DIDL_OPEN =
   '<DIDL-Lite xmlns="urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:upnp="urn:schemas-upnp-org:metadata-1-0/upnp/" xmlns:dlna="urn:schemas-dlna-org:metadata-1-0/">';
 export const DIDL_CLOSE = '</DIDL-Lite>';
+/** DIDL_OPEN declaring Samsung's namespace too (samsungExtensions). */
+const DIDL_OPEN_SEC = `${DIDL_OPEN.slice(0, -1)} xmlns:sec="http://www.sec.co.kr/">`;
+
+// dlnaStrictXml: TAB, LF and CR (a CR is written as &#13;) become spaces: our own markup has none.
+const STRICT_CONTROLS = /[\t\n]|&#13;/g;
+// …and the noncharacters U+FDD0–U+FDEF and U+nFFFE/U+nFFFF of planes 1–16 (those of plane 0 are
+// dropped for everyone with the other XML-illegal characters).
+const NONCHARACTERS = new RegExp(
+  `[\\uFDD0-\\uFDEF${Array.from({ length: 16 }, (_, i) => `\\u{${(i + 1).toString(16)}FFFE}\\u{${(i + 1).toString(16)}FFFF}`).join('')}]`,
+  'gu',
+);
+const NON_ASCII = /[^\u0000-\u007f]/gu;
+
+function strictXml(doc: string): string {
+  return doc.replace(STRICT_CONTROLS, ' ').replace(NONCHARACTERS, '');
+}
+
+/** asciiXml: every non-ASCII character (one code point, emoji included) as a numeric character reference. */
+function asciiXml(doc: string): string {
+  return doc.replace(NON_ASCII, (c) => `&#x${c.codePointAt(0)!.toString(16).toUpperCase()};`);
+}
 
 export interface DidlOptions {
   filter?: DidlFilter;
@@ -187,9 +226,14 @@ export interface DidlOptions {
 /** One DIDL-Lite document holding `objects` in order. */
 export function writeDidl(objects: readonly DidlObject[], opts: DidlOptions = {}): string {
   const f = opts.filter ?? FILTER_ALL;
+  const q = opts.quirks ?? {};
   // One join makes one flat string; a chain of += would leave a rope to be flattened by the next reader.
-  const parts = [DIDL_OPEN];
+  const parts = [q.samsungExtensions && !q.dlnaStrictXml ? DIDL_OPEN_SEC : DIDL_OPEN];
   for (const o of objects) parts.push(o.kind === 'item' ? writeItem(o, f) : writeContainer(o, f));
   parts.push(DIDL_CLOSE);
-  return parts.join('');
+  // Character-level rules hold for the whole document, so they are applied to it once, strict first.
+  let doc = parts.join('');
+  if (q.dlnaStrictXml) doc = strictXml(doc);
+  if (q.asciiXml) doc = asciiXml(doc);
+  return doc;
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { mkdirDurable, writeFileDurable } from '../library/durable.js';
 import { deviceDescription, ICONS, MEDIA_SERVER_TYPE, UPNP_PATHS } from './description.js';
 import { Gena, type GenaLimits } from './events.js';
-import { handleControl } from './soap.js';
+import { handleControl, requestInfo } from './soap.js';
 import { Ssdp } from './ssdp.js';
 import type { UpnpService } from './service.js';
 
@@ -97,7 +97,7 @@ export class MediaServer {
       xml(ctx, this.description);
     });
     for (const service of this.deps.services) {
-      router.get(UPNP_PATHS.scpd(service.slug), (ctx) => xml(ctx, service.scpd()));
+      router.get(UPNP_PATHS.scpd(service.slug), (ctx) => xml(ctx, service.scpd(requestInfo(ctx))));
       router.post(UPNP_PATHS.control(service.slug), (ctx) => handleControl(ctx, service, this.deps.log, this.server));
       router.register(UPNP_PATHS.event(service.slug), ['SUBSCRIBE', 'UNSUBSCRIBE'], (ctx) => this.gena.handle(ctx, service));
     }

@@ -31,6 +31,33 @@ export function buildScpd(actions: readonly ScpdAction[], stateVariables: readon
     '  </specVersion>',
     '  <actionList>',
   ];
+  actionLines(actions, lines);
+  lines.push('  </actionList>', '  <serviceStateTable>');
+  variableLines(stateVariables, lines);
+  lines.push('  </serviceStateTable>', '</scpd>', '');
+  return lines.join('\n');
+}
+
+const ACTION_LIST_END = '\n  </actionList>\n';
+const STATE_TABLE_END = '\n  </serviceStateTable>\n';
+
+/**
+ * An SCPD made by buildScpd with more actions and state variables at the end of their lists (a
+ * service that offers some clients more than others, e.g. X_GetFeatureList for Samsung TVs).
+ */
+export function extendScpd(scpd: string, actions: readonly ScpdAction[], stateVariables: readonly ScpdStateVariable[]): string {
+  const a = scpd.indexOf(ACTION_LIST_END);
+  const v = scpd.indexOf(STATE_TABLE_END);
+  if (a < 0 || v < a) throw new Error('extendScpd: not an SCPD made by buildScpd');
+  const more = (fill: (into: string[]) => void) => {
+    const lines: string[] = [];
+    fill(lines);
+    return lines.length ? `\n${lines.join('\n')}` : '';
+  };
+  return scpd.slice(0, a) + more((l) => actionLines(actions, l)) + scpd.slice(a, v) + more((l) => variableLines(stateVariables, l)) + scpd.slice(v);
+}
+
+function actionLines(actions: readonly ScpdAction[], lines: string[]): void {
   for (const a of actions) {
     lines.push('    <action>', `      <name>${escapeXml(a.name)}</name>`);
     if (a.arguments?.length) {
@@ -48,7 +75,9 @@ export function buildScpd(actions: readonly ScpdAction[], stateVariables: readon
     }
     lines.push('    </action>');
   }
-  lines.push('  </actionList>', '  <serviceStateTable>');
+}
+
+function variableLines(stateVariables: readonly ScpdStateVariable[], lines: string[]): void {
   for (const v of stateVariables) {
     lines.push(`    <stateVariable sendEvents="${v.sendEvents ? 'yes' : 'no'}">`, `      <name>${escapeXml(v.name)}</name>`, `      <dataType>${v.dataType}</dataType>`);
     if (v.defaultValue !== undefined) lines.push(`      <defaultValue>${escapeXml(v.defaultValue)}</defaultValue>`);
@@ -57,6 +86,4 @@ export function buildScpd(actions: readonly ScpdAction[], stateVariables: readon
     }
     lines.push('    </stateVariable>');
   }
-  lines.push('  </serviceStateTable>', '</scpd>', '');
-  return lines.join('\n');
 }

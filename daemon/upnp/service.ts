@@ -54,8 +54,8 @@ export interface UpnpService {
   readonly id: string;
   /** Path segment used in control, event and SCPD URLs, e.g. 'cds' */
   readonly slug: string;
-  /** The SCPD XML document. */
-  scpd(): string;
+  /** The SCPD XML document; `req`, when given, is the client asking (a renderer profile may be offered more actions). */
+  scpd(req?: UpnpRequestInfo): string;
   handle(action: string, args: ActionArgs, req: UpnpRequestInfo): Promise<ActionResult> | ActionResult;
   /** Evented state variables now (for the initial GENA event); empty if the service has none. */
   eventedState(): Record<string, string | number>;

@@ -1,11 +1,12 @@
 // ContentDirectory in process over a real Catalog: the tree, paging, sorting, Search, faults, events,
 // id stability, and the cost at 50 000 tracks.
 import assert from 'node:assert/strict';
-import { XMLParser } from 'fast-xml-parser';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { pino } from 'pino';
 import { Catalog } from '../../daemon/library/catalog.js';
 import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
-import { createContentDirectory, MAX_RETURNED, type ContentDirectory } from '../../daemon/upnp/content-directory.js';
+import type { Quirk } from '../../daemon/profiles.js';
+import { CDS_SCPD, createContentDirectory, MAX_RETURNED, type ContentDirectory } from '../../daemon/upnp/content-directory.js';
 import { UpnpError, type ActionArgs, type UpnpRequestInfo } from '../../daemon/upnp/service.js';
 import { storedTrack } from '../helpers/tracks.js';
 
@@ -328,6 +329,52 @@ describe('ContentDirectory (in process)', () => {
     assert.deepEqual(collect(again.cd), first);
     again.cd.close();
     assert.ok(first.every((id) => /^[0-9a-z/]+$/.test(id)), 'ids are plain ASCII, never raw tag text');
+  });
+});
+
+describe('ContentDirectory with renderer quirk flags', () => {
+  const YAMAHA: UpnpRequestInfo = { ...REQ, remoteAddress: '10.77.0.3' };
+  const SAMSUNG: UpnpRequestInfo = { ...REQ, remoteAddress: '10.77.0.4' };
+  const flags = new Map<string, ReadonlySet<Quirk>>([
+    [YAMAHA.remoteAddress, new Set<Quirk>(['forceSortByTrackNumber', 'asciiXml'])],
+    [SAMSUNG.remoteAddress, new Set<Quirk>(['samsungExtensions'])],
+  ]);
+  let cd: ContentDirectory;
+  beforeEach(() => {
+    const catalog = new Catalog(silent);
+    catalog.load(smallLibrary(), 7);
+    cd = createContentDirectory({ catalog, log: silent, artAvailable: true, quirksFor: (req) => flags.get(req.remoteAddress) ?? new Set() });
+  });
+  afterEach(() => cd.close());
+  const browseAs = (req: UpnpRequestInfo, id: string, sort: string) =>
+    parseDidl(String((cd.handle('Browse', { ObjectID: id, BrowseFlag: 'BrowseDirectChildren', Filter: '*', StartingIndex: '0', RequestedCount: '0', SortCriteria: sort }, req) as Record<string, string>).Result));
+
+  it('forceSortByTrackNumber: album children stay in disc/track order whatever SortCriteria asks; other views still sort', () => {
+    const album = browse(cd, 'm/albums').containers.find((c) => c['dc:title'] === 'Three EPs')!;
+    for (const sort of ['+dc:title', '-dc:title', '-upnp:originalTrackNumber', '+upnp:artist,-dc:date']) {
+      assert.deepEqual(titles(browseAs(YAMAHA, album.id, sort).items), ['Mango', 'Zebra', 'Apple'], sort);
+      assert.deepEqual(titles(browseAs(REQ, album.id, sort).items).length, 3);
+    }
+    assert.deepEqual(titles(browseAs(REQ, album.id, '+dc:title').items), ['Apple', 'Mango', 'Zebra'], 'others get what they ask for');
+    assert.deepEqual(titles(browseAs(YAMAHA, 'm/all', '-dc:title').items), ['Zebra', 'Pushed Love', 'Mango', 'Love Song', 'Apple'], 'not an album: sorted as asked');
+    fault(() => cd.handle('Browse', { ObjectID: album.id, BrowseFlag: 'BrowseDirectChildren', Filter: '*', StartingIndex: '0', RequestedCount: '0', SortCriteria: '+upnp:rating' }, YAMAHA), 709);
+  });
+
+  it('samsungExtensions: X_GetFeatureList in the SCPD and answered with the Music container; 401 and the plain SCPD for others', () => {
+    const list = String((cd.handle('X_GetFeatureList', {}, SAMSUNG) as Record<string, string>).FeatureList);
+    assert.equal(XMLValidator.validate(list), true);
+    const f = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(list).Features;
+    assert.equal(f.xmlns, 'urn:schemas-upnp-org:av:avs');
+    assert.equal(f.Feature.name, 'samsung.com_BASICVIEW');
+    assert.deepEqual(f.Feature.container, { id: 'm', type: 'object.item.audioItem' });
+    assert.equal(browse(cd, 'm', { flag: 'BrowseMetadata' }).containers[0]!['dc:title'], 'Music', 'the id is the Music container');
+    fault(() => cd.handle('X_GetFeatureList', {}, REQ), 401);
+    assert.match(cd.scpd(SAMSUNG), /<name>X_GetFeatureList<\/name>[\s\S]*<name>A_ARG_TYPE_Featurelist<\/name>/);
+    assert.equal(XMLValidator.validate(cd.scpd(SAMSUNG)), true);
+    assert.equal(cd.scpd(REQ), CDS_SCPD);
+    assert.equal(cd.scpd(), CDS_SCPD);
+    assert.equal(cd.scpd(SAMSUNG).replace(/\n {4}<action>\n {6}<name>X_GetFeatureList[\s\S]*?<\/action>|\n {4}<stateVariable sendEvents="no">\n {6}<name>A_ARG_TYPE_Featurelist[\s\S]*?<\/stateVariable>/g, ''), CDS_SCPD, 'the rest unchanged');
+    assert.match(String((cd.handle('Browse', { ObjectID: 'm/all', BrowseFlag: 'BrowseDirectChildren', Filter: '*', StartingIndex: '0', RequestedCount: '0', SortCriteria: '' }, SAMSUNG) as Record<string, string>).Result), /^<DIDL-Lite [^>]*xmlns:sec="http:\/\/www\.sec\.co\.kr\/">/);
   });
 });
 

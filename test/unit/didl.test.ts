@@ -2,7 +2,7 @@
 // escaping and well-formedness.
 import assert from 'node:assert/strict';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { parseFilter, writeDidl, xmlEscape, type DidlContainer, type DidlItem } from '../../daemon/upnp/didl.js';
+import { DIDL_OPEN, parseFilter, writeDidl, xmlEscape, type DidlContainer, type DidlItem } from '../../daemon/upnp/didl.js';
 import { assertGolden } from '../helpers/golden.js';
 
 const BASE = 'http://10.77.0.1:8200';
@@ -134,6 +134,57 @@ describe('DIDL-Lite writer', () => {
     assert.equal(item['dc:title'], 'Love & <Hate> "Live" \'97');
     assert.equal(item['upnp:album'], 'Bridge <Over> Troubled Water');
     assert.equal(item['@_parentID'], 'm/all');
+  });
+
+  it('gives the same bytes with no quirk set as with no quirks at all', () => {
+    for (const objs of [[track], [hostile], [album, folder]]) {
+      assert.equal(writeDidl(objs, { quirks: {} }), writeDidl(objs));
+      assert.equal(writeDidl(objs, { quirks: { asciiXml: false, dlnaStrictXml: false, samsungExtensions: false } }), writeDidl(objs));
+    }
+  });
+
+  it('asciiXml: every non-ASCII character as a numeric reference that parses back to the same text', () => {
+    const jp: DidlItem = { ...track, title: '雨の日 🎵', artist: 'アーティスト', creator: 'Sigur Rós', album: 'Ágætis byrjun' };
+    const out = writeDidl([jp, hostile, album], { quirks: { asciiXml: true } });
+    assert.ok(/^[\x00-\x7f]*$/.test(out), 'ASCII only');
+    assert.ok(out.includes('<dc:title>&#x96E8;&#x306E;&#x65E5; &#x1F3B5;</dc:title>'), 'one reference per code point, emoji included');
+    assert.equal(XMLValidator.validate(out), true);
+    const items = new XMLParser({ ignoreAttributes: false, processEntities: true, htmlEntities: true, isArray: (n) => n === 'item' }).parse(out)['DIDL-Lite'].item;
+    assert.equal(items[0]['dc:title'], '雨の日 🎵');
+    assert.equal(items[0]['upnp:artist'], 'アーティスト');
+    assert.equal(items[0]['upnp:album'], 'Ágætis byrjun');
+    // The same document otherwise: decoding the references gives today's output.
+    const decoded = out.replace(/&#x([0-9A-F]+);/g, (_, h: string) => String.fromCodePoint(parseInt(h, 16)));
+    assert.equal(decoded, writeDidl([jp, hostile, album]));
+  });
+
+  it('dlnaStrictXml: no control characters, no noncharacters, no vendor namespace, still well-formed', () => {
+    const nasty: DidlItem = { ...hostile, title: 'A\tB\nC\rD\u0001E\u0085F\ufdd0G\u{1fffe}H\u{10ffff}I 😀', album: 'line\r\nbreak' };
+    const out = writeDidl([nasty, track, album], { quirks: { dlnaStrictXml: true, samsungExtensions: true } });
+    assert.equal(XMLValidator.validate(out), true, out);
+    assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(out), 'no C0/C1 control, not even TAB/LF/CR');
+    assert.ok(!out.includes('&#13;'));
+    assert.ok(!/[\ufdd0-\ufdef]|\u{1fffe}|\u{10ffff}/u.test(out), 'no noncharacters');
+    assert.ok(out.includes('<dc:title>A B C DEFGHI 😀</dc:title>'), out);
+    assert.ok(!out.includes('xmlns:sec'), 'strict wins over samsungExtensions');
+    assert.ok(out.startsWith(DIDL_OPEN), 'only the DIDL-Lite, dc, upnp and dlna namespaces');
+    // Text without anything to remove is written as it is for everyone.
+    assert.equal(writeDidl([track, album], { quirks: { dlnaStrictXml: true } }), writeDidl([track, album]));
+  });
+
+  it('samsungExtensions: declares the sec: namespace on DIDL-Lite, and nothing else changes', () => {
+    const out = writeDidl([track, album], { quirks: { samsungExtensions: true } });
+    assert.ok(out.startsWith('<DIDL-Lite xmlns="urn:schemas-upnp-org:metadata-1-0/DIDL-Lite/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:upnp="urn:schemas-upnp-org:metadata-1-0/upnp/" xmlns:dlna="urn:schemas-dlna-org:metadata-1-0/" xmlns:sec="http://www.sec.co.kr/">'));
+    assert.equal(out.replace(' xmlns:sec="http://www.sec.co.kr/"', ''), writeDidl([track, album]));
+    assert.equal(XMLValidator.validate(out), true);
+  });
+
+  it('albumArtJpegTn: one albumArtURI per object, JPEG_TN, for every client', () => {
+    for (const quirks of [{}, { asciiXml: true, dlnaStrictXml: true, samsungExtensions: true }]) {
+      const out = writeDidl([track], { quirks });
+      assert.equal(out.match(/<upnp:albumArtURI/g)?.length, 1);
+      assert.ok(out.includes('<upnp:albumArtURI dlna:profileID="JPEG_TN">http://10.77.0.1:8200/art/0123456789abcdef/tn.jpg</upnp:albumArtURI>'));
+    }
   });
 
   it('escapes the five XML characters', () => {
