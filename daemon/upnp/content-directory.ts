@@ -9,9 +9,11 @@ import { foldText } from '../library/catalog.js';
 import { protocolInfoFor } from '../media/dlna.js';
 import { artPathOf, mediaPathOf } from '../http/media-routes.js';
 import { parseFilter, writeDidl, type DidlObject, type DidlQuirks } from './didl.js';
-import { ALL_TRACKS_ID, ObjectTree, UPNP_CLASS, parseSortCriteria, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
+import { ALL_TRACKS_ID, ObjectTree, UPLOADS_ID, UPNP_CLASS, parseSortCriteria, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
 import { parseSearchCriteria, SEARCH_PROPERTIES, type SearchExpr, type SearchProperty } from './search-criteria.js';
 import { buildScpd, type ScpdArgument } from './scpd.js';
+import { DlnaUploads, UPLOADS_CREATE_CLASSES, UPLOADS_OCM } from './uploads.js';
+import { OCM } from './upload-elements.js';
 import { UpnpError, type ActionArgs, type ActionResult, type UpnpRequestInfo, type UpnpService } from './service.js';
 
 export const CDS_TYPE = 'urn:schemas-upnp-org:service:ContentDirectory:1';
@@ -41,6 +43,8 @@ export interface ContentDirectoryDeps {
    * first when it plays it, else transcodes). Worked out once per request; without it, the original only.
    */
   resourcesFor?: (req: UpnpRequestInfo) => (track: StoredTrack) => DidlResource[];
+  /** DLNA upload (CreateObject, ImportResource…); without it those actions are refused. */
+  uploads?: DlnaUploads;
 }
 
 export interface ContentDirectory extends UpnpService {
@@ -78,6 +82,35 @@ export const CDS_SCPD = buildScpd(
       name: 'Search',
       arguments: [...PAGED_ARGS('ContainerID', 'A_ARG_TYPE_ObjectID'), { name: 'SearchCriteria', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_SearchCriteria' }, ...PAGE_TAIL],
     },
+    // DLNA upload (ContentDirectory:1 §2.7.6–2.7.10), as Rygel declares them.
+    {
+      name: 'CreateObject',
+      arguments: [
+        { name: 'ContainerID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_ObjectID' },
+        { name: 'Elements', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_Result' },
+        { name: 'ObjectID', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_ObjectID' },
+        { name: 'Result', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_Result' },
+      ],
+    },
+    { name: 'DestroyObject', arguments: [{ name: 'ObjectID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_ObjectID' }] },
+    {
+      name: 'ImportResource',
+      arguments: [
+        { name: 'SourceURI', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_URI' },
+        { name: 'DestinationURI', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_URI' },
+        { name: 'TransferID', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferID' },
+      ],
+    },
+    {
+      name: 'GetTransferProgress',
+      arguments: [
+        { name: 'TransferID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_TransferID' },
+        { name: 'TransferStatus', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferStatus' },
+        { name: 'TransferLength', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferLength' },
+        { name: 'TransferTotal', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferTotal' },
+      ],
+    },
+    { name: 'StopTransferResource', arguments: [{ name: 'TransferID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_TransferID' }] },
   ],
   [
     { name: 'SearchCapabilities', dataType: 'string' },
@@ -94,6 +127,11 @@ export const CDS_SCPD = buildScpd(
     { name: 'A_ARG_TYPE_Index', dataType: 'ui4' },
     { name: 'A_ARG_TYPE_Count', dataType: 'ui4' },
     { name: 'A_ARG_TYPE_UpdateID', dataType: 'ui4' },
+    { name: 'A_ARG_TYPE_URI', dataType: 'uri' },
+    { name: 'A_ARG_TYPE_TransferID', dataType: 'ui4' },
+    { name: 'A_ARG_TYPE_TransferStatus', dataType: 'string', allowedValues: ['COMPLETED', 'ERROR', 'IN_PROGRESS', 'STOPPED'] },
+    { name: 'A_ARG_TYPE_TransferLength', dataType: 'string' },
+    { name: 'A_ARG_TYPE_TransferTotal', dataType: 'string' },
   ],
 );
 
@@ -275,9 +313,13 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     return p;
   };
 
+  const uploadsOn = deps.uploads?.enabled === true;
   const toDidl = (o: TreeObject, baseUrl: string, resources: ((t: StoredTrack) => DidlResource[]) | null): DidlObject => {
     if (o.kind === 'container') {
+      // Uploads is the one writable container (unless uploads are off); everything else is restricted.
+      const writable = uploadsOn && o.id === UPLOADS_ID ? { restricted: false, dlnaManaged: UPLOADS_OCM, createClasses: UPLOADS_CREATE_CLASSES } : {};
       return {
+        ...writable,
         kind: 'container',
         id: o.id,
         parentId: o.parentId,
@@ -293,7 +335,10 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
       };
     }
     const t = o.track;
+    // A track listed in Uploads may be destroyed there (and only there).
+    const destroyable = uploadsOn && o.parentId === UPLOADS_ID ? { restricted: false, dlnaManaged: OCM.DESTROYABLE } : {};
     return {
+      ...destroyable,
       kind: 'item',
       id: o.id,
       parentId: o.parentId,
@@ -342,7 +387,15 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     const { start, count } = pageBounds(args);
     const sort = parseSortCriteria(args.SortCriteria);
     if (flag === 'BrowseMetadata') {
-      const obj = tree.get(id);
+      let obj = tree.get(id);
+      if (!obj && deps.uploads) {
+        // A placeholder from CreateObject, or one already filled (it then stands for its track).
+        const u = deps.uploads.lookup(id, req.baseUrl);
+        if (u?.kind === 'placeholder') {
+          return { Result: writeDidl([u.item], { filter: parseFilter(args.Filter), quirks }), NumberReturned: 1, TotalMatches: 1, UpdateID: catalog.updateId };
+        }
+        if (u?.kind === 'track') obj = tree.get(`${UPLOADS_ID}/t/${u.trackId}`) ?? tree.get(`${ALL_TRACKS_ID}/t/${u.trackId}`);
+      }
       if (!obj) throw new UpnpError(701, 'No such object');
       return result([obj], 1, obj.kind === 'container' ? tree.containerUpdateId(obj.id) : catalog.updateId, args, req);
     }
@@ -444,7 +497,22 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     slug: 'cds',
     tree,
     scpd: () => CDS_SCPD,
-    handle(actionName: string, args: ActionArgs, req: UpnpRequestInfo): ActionResult {
+    handle(actionName: string, args: ActionArgs, req: UpnpRequestInfo): ActionResult | Promise<ActionResult> {
+      if (DlnaUploads.ACTIONS.has(actionName)) {
+        if (!deps.uploads) throw new UpnpError(720, 'Cannot process the request: uploads are not available');
+        const uploads = deps.uploads;
+        const failed = (err: unknown): never => {
+          if (err instanceof UpnpError) throw err;
+          log.error({ err, action: actionName }, 'ContentDirectory action failed');
+          throw new UpnpError(720, 'Cannot process the request');
+        };
+        try {
+          const r = uploads.handle(actionName, args, req);
+          return r instanceof Promise ? r.catch(failed) : r;
+        } catch (err) {
+          return failed(err);
+        }
+      }
       try {
         switch (actionName) {
           case 'Browse':
