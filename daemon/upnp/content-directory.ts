@@ -82,7 +82,7 @@ export const CDS_SCPD = buildScpd(
       name: 'Search',
       arguments: [...PAGED_ARGS('ContainerID', 'A_ARG_TYPE_ObjectID'), { name: 'SearchCriteria', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_SearchCriteria' }, ...PAGE_TAIL],
     },
-    // DLNA upload (ContentDirectory:1 §2.7.6–2.7.10), as Rygel declares them.
+    // DLNA upload's actions, with the arguments and state variables Rygel declares for them.
     {
       name: 'CreateObject',
       arguments: [
