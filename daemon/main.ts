@@ -16,10 +16,11 @@ import { collectGarbageOnce } from './memory.js';
 import { MdnsAdvertiser } from './mdns.js';
 import { createRemoteApi } from './http/remote-api.js';
 import { createWebRouter, loadWebAssets } from './http/web-routes.js';
-import { MediaServer } from './upnp/media-server.js';
+import { MediaServer, serverHeader } from './upnp/media-server.js';
 import { createConnectionManager } from './upnp/connection-manager.js';
 import { createRegistrar } from './upnp/registrar.js';
 import { createContentDirectory } from './upnp/content-directory.js';
+import { DlnaUploads, UPLOAD_DLNA_CAPS } from './upnp/uploads.js';
 import { createMediaRouter, mediaPathOf } from './http/media-routes.js';
 import { createResourceContext, resourcesFor as resourcesForProfile } from './media/resources.js';
 import type { UpnpRequestInfo } from './upnp/service.js';
@@ -95,16 +96,31 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
       const profile = profileOf(req);
       return (t: StoredTrack) => resourcesForProfile(t, profile, req.baseUrl, resourceContext);
     };
-    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor, quirksFor: (req) => profileOf(req).quirks });
+    // DLNA upload: open to the LAN like the HTTP push; a control point cannot give a PIN, so --pin turns it off.
+    const uploads = new DlnaUploads(
+      {
+        catalog: library.catalog,
+        ingest: library.ingest,
+        deleteTrack: (id) => library.deleteTrack(id),
+        objectExists: (id) => contentDirectory.tree.get(id) !== null,
+        ownAddresses: () => new Set(bindAddresses(config.interface) ?? hosts.addresses()),
+        write,
+        userAgent: serverHeader(VERSION),
+        log: log.child({ module: 'dlna-upload' }),
+      },
+      { enabled: config.pin === null },
+    );
+    stops.push({ name: 'dlna uploads', stop: async () => uploads.close() });
+    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor, quirksFor: (req) => profileOf(req).quirks, uploads });
     stops.push({ name: 'content directory', stop: async () => contentDirectory.close() });
-    const upnp = new MediaServer({ config, log: log.child({ module: 'upnp' }), services: [contentDirectory, connectionManager, registrar], version: VERSION, stateDir: library.stateDir });
+    const upnp = new MediaServer({ config, log: log.child({ module: 'upnp' }), services: [contentDirectory, connectionManager, registrar], version: VERSION, stateDir: library.stateDir, dlnaCaps: uploads.enabled ? UPLOAD_DLNA_CAPS : [] });
     // --- end UPnP ---
     const remote = createRemoteApi({ catalog: library.catalog, log: log.child({ module: 'events' }) });
     const web = await loadWebAssets(path.join(PACKAGE_ROOT, 'dist', 'web'), log.child({ module: 'web' }));
     const app = createApp({
       log: log.child({ module: 'http' }),
       hosts,
-      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null }), upnp.router(), createMediaRouter({ library, artwork, profileOf: (ctx) => profiles.forClient(clientAddress(ctx), { headers: ctx.headers }) }), createTranscodeRouter({ library, profiles, transcoder, cache: transcodeCache, log: log.child({ module: 'transcode' }) }), remote.router, createWebRouter(web)],
+      routers: [createApiRouter({ library, write, name: config.name, version: VERSION, ffmpegAvailable: ffmpeg !== null }), upnp.router(), uploads.router(), createMediaRouter({ library, artwork, profileOf: (ctx) => profiles.forClient(clientAddress(ctx), { headers: ctx.headers }) }), createTranscodeRouter({ library, profiles, transcoder, cache: transcodeCache, log: log.child({ module: 'transcode' }) }), remote.router, createWebRouter(web)],
     });
     const binds = bindAddresses(config.interface);
     if (binds && binds.length === 0) throw new Error(`--interface ${config.interface}: no IPv4 address on that interface`);

@@ -56,10 +56,11 @@ export async function listen(app: Koa, port: number, hosts: string[] | null, log
     // No total request deadline (a 400 MB upload over slow Wi-Fi must finish), but a stalled socket dies.
     server.setTimeout(60_000, (socket) => socket.destroy());
     server.maxConnections = 512;
-    // "Expect: 100-continue": a push gets its 100 from the push handler once the PIN, origin and size
-    // are accepted, so a refused upload is never transmitted; every other request gets it at once.
+    // "Expect: 100-continue": a push (HTTP push, DLNA upload's POST to an importUri) gets its 100 from
+    // its handler once the PIN, origin and size are accepted, so a refused upload is never
+    // transmitted; every other request gets it at once.
     server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!(req.method === 'POST' && req.url?.startsWith('/api/v1/tracks'))) res.writeContinue();
+      if (!(req.method === 'POST' && (req.url?.startsWith('/api/v1/tracks') || req.url?.startsWith('/upload/')))) res.writeContinue();
       void handler(req, res);
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -185,9 +185,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   private readonly sources = new Map<string, StoredTrack['source']>();
   private sharedSource(s: StoredTrack['source']): StoredTrack['source'] {
-    const key = `${s.kind}\0${s.device ?? ''}`;
+    const key = `${s.kind}\0${s.device ?? ''}\0${s.via ?? ''}`;
     let shared = this.sources.get(key);
-    if (!shared) this.sources.set(key, (shared = Object.freeze({ kind: s.kind, device: s.device ? this.intern(s.device) : null })));
+    if (!shared) this.sources.set(key, (shared = Object.freeze({ kind: s.kind, device: s.device ? this.intern(s.device) : null, ...(s.via ? { via: s.via } : {}) })));
     return shared;
   }
 

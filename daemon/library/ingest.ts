@@ -29,6 +29,8 @@ export interface PushOrigin {
   declaredSize?: number | null;
   /** Hash the client announced (LocalSend `sha256`): checked after the transfer. */
   expectedSha256?: string | null;
+  /** 'dlna' for DLNA upload (recorded on the track, see TrackSource.via). */
+  via?: 'dlna';
 }
 
 export interface IngestResult {
@@ -95,7 +97,7 @@ export class Ingest {
       // The decode check reads from the page cache while the kernel writes the same pages out.
       const [tags] = await Promise.all([this.inspect(tmp, origin.fileName), this.syncFile(tmp)]);
       const t2 = performance.now();
-      const result = await this.commit(tmp, sha256, size, tags, { kind: 'push', device: origin.device });
+      const result = await this.commit(tmp, sha256, size, tags, { kind: 'push', device: origin.device, ...(origin.via ? { via: origin.via } : {}) });
       placed = true;
       this.log.debug({ size, receiveMs: Math.round(t1 - t0), inspectAndSyncMs: Math.round(t2 - t1), commitMs: Math.round(performance.now() - t2) }, 'push timing');
       return result;

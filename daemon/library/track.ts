@@ -7,6 +7,11 @@ export interface TrackSource {
   kind: SourceKind;
   /** Which device pushed it (phone name, app alias, client address); null for folders. */
   device: string | null;
+  /**
+   * Set only for tracks that came in by DLNA upload: they are listed in the ContentDirectory's
+   * Uploads container, and a control point may destroy them there. Absent for every other source.
+   */
+  via?: 'dlna';
 }
 
 export interface Track {

@@ -29,7 +29,7 @@ export function deviceLabel(ctx: Context): string {
  * The request body as a stream ingest may abandon: when ingest stops early (too large), the socket is
  * only paused, so the 413 still reaches the client; a client that goes away fails the stream.
  */
-function requestBody(ctx: Context): PassThrough {
+export function requestBody(ctx: Context): PassThrough {
   const body = new PassThrough({ highWaterMark: 1024 * 1024 });
   body.on('error', () => undefined); // ingest sees it through its pipeline; unheard, it would crash the daemon
   const req = ctx.req;

@@ -9,10 +9,12 @@ import type { DidlResource } from './didl.js';
 import { foldText } from '../library/catalog.js';
 import { protocolInfoFor } from '../media/dlna.js';
 import { artPathOf, mediaPathOf } from '../http/media-routes.js';
-import { parseFilter, writeDidl, type DidlObject } from './didl.js';
-import { ALL_TRACKS_ID, MUSIC_ID, ObjectTree, UPNP_CLASS, parseSortCriteria, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
+import { parseFilter, writeDidl, type DidlObject, type DidlQuirks } from './didl.js';
+import { ALL_TRACKS_ID, MUSIC_ID, ObjectTree, UPLOADS_ID, UPNP_CLASS, parseSortCriteria, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
 import { parseSearchCriteria, SEARCH_PROPERTIES, type SearchExpr, type SearchProperty } from './search-criteria.js';
 import { buildScpd, extendScpd, type ScpdArgument } from './scpd.js';
+import { DlnaUploads, UPLOADS_CREATE_CLASSES, UPLOADS_OCM } from './uploads.js';
+import { OCM } from './upload-elements.js';
 import { UpnpError, type ActionArgs, type ActionResult, type UpnpRequestInfo, type UpnpService } from './service.js';
 
 export const CDS_TYPE = 'urn:schemas-upnp-org:service:ContentDirectory:1';
@@ -44,6 +46,8 @@ export interface ContentDirectoryDeps {
   resourcesFor?: (req: UpnpRequestInfo) => (track: StoredTrack) => DidlResource[];
   /** The quirk flags of the client's renderer profile (profiles/README.md); without it, none. */
   quirksFor?: (req: UpnpRequestInfo) => ReadonlySet<Quirk>;
+  /** DLNA upload (CreateObject, ImportResource…); without it those actions are refused. */
+  uploads?: DlnaUploads;
 }
 
 export interface ContentDirectory extends UpnpService {
@@ -81,6 +85,35 @@ export const CDS_SCPD = buildScpd(
       name: 'Search',
       arguments: [...PAGED_ARGS('ContainerID', 'A_ARG_TYPE_ObjectID'), { name: 'SearchCriteria', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_SearchCriteria' }, ...PAGE_TAIL],
     },
+    // DLNA upload's actions, with the arguments and state variables Rygel declares for them.
+    {
+      name: 'CreateObject',
+      arguments: [
+        { name: 'ContainerID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_ObjectID' },
+        { name: 'Elements', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_Result' },
+        { name: 'ObjectID', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_ObjectID' },
+        { name: 'Result', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_Result' },
+      ],
+    },
+    { name: 'DestroyObject', arguments: [{ name: 'ObjectID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_ObjectID' }] },
+    {
+      name: 'ImportResource',
+      arguments: [
+        { name: 'SourceURI', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_URI' },
+        { name: 'DestinationURI', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_URI' },
+        { name: 'TransferID', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferID' },
+      ],
+    },
+    {
+      name: 'GetTransferProgress',
+      arguments: [
+        { name: 'TransferID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_TransferID' },
+        { name: 'TransferStatus', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferStatus' },
+        { name: 'TransferLength', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferLength' },
+        { name: 'TransferTotal', direction: 'out', relatedStateVariable: 'A_ARG_TYPE_TransferTotal' },
+      ],
+    },
+    { name: 'StopTransferResource', arguments: [{ name: 'TransferID', direction: 'in', relatedStateVariable: 'A_ARG_TYPE_TransferID' }] },
   ],
   [
     { name: 'SearchCapabilities', dataType: 'string' },
@@ -97,6 +130,11 @@ export const CDS_SCPD = buildScpd(
     { name: 'A_ARG_TYPE_Index', dataType: 'ui4' },
     { name: 'A_ARG_TYPE_Count', dataType: 'ui4' },
     { name: 'A_ARG_TYPE_UpdateID', dataType: 'ui4' },
+    { name: 'A_ARG_TYPE_URI', dataType: 'uri' },
+    { name: 'A_ARG_TYPE_TransferID', dataType: 'ui4' },
+    { name: 'A_ARG_TYPE_TransferStatus', dataType: 'string', allowedValues: ['COMPLETED', 'ERROR', 'IN_PROGRESS', 'STOPPED'] },
+    { name: 'A_ARG_TYPE_TransferLength', dataType: 'string' },
+    { name: 'A_ARG_TYPE_TransferTotal', dataType: 'string' },
   ],
 );
 
@@ -256,6 +294,10 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
   const listeners = new Set<(changed: Record<string, string | number>) => void>();
   const searchCache = new Map<string, SearchResult>();
   const quirksOf = (req: UpnpRequestInfo): ReadonlySet<Quirk> => deps.quirksFor?.(req) ?? NO_QUIRKS;
+  const didlQuirksOf = (req: UpnpRequestInfo): DidlQuirks => {
+    const q = quirksOf(req);
+    return { asciiXml: q.has('asciiXml'), dlnaStrictXml: q.has('dlnaStrictXml'), samsungExtensions: q.has('samsungExtensions') };
+  };
 
   // Recently changed containers with their update ids. events.ts keeps only the latest value of a
   // variable per subscriber while it moderates (≤ one NOTIFY per 2 s, one in flight, 5 s timeout),
@@ -303,9 +345,13 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     return p;
   };
 
+  const uploadsOn = deps.uploads?.enabled === true;
   const toDidl = (o: TreeObject, baseUrl: string, resources: ((t: StoredTrack) => DidlResource[]) | null): DidlObject => {
     if (o.kind === 'container') {
+      // Uploads is the one writable container (unless uploads are off); everything else is restricted.
+      const writable = uploadsOn && o.id === UPLOADS_ID ? { restricted: false, dlnaManaged: UPLOADS_OCM, createClasses: UPLOADS_CREATE_CLASSES } : {};
       return {
+        ...writable,
         kind: 'container',
         id: o.id,
         parentId: o.parentId,
@@ -321,7 +367,10 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
       };
     }
     const t = o.track;
+    // A track listed in Uploads may be destroyed there (and only there).
+    const destroyable = uploadsOn && o.parentId === UPLOADS_ID ? { restricted: false, dlnaManaged: OCM.DESTROYABLE } : {};
     return {
+      ...destroyable,
       kind: 'item',
       id: o.id,
       parentId: o.parentId,
@@ -352,11 +401,10 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
 
   const result = (objects: TreeObject[], total: number, updateId: number, args: ActionArgs, req: UpnpRequestInfo): ActionResult => {
     const planned = deps.resourcesFor && objects.some((o) => o.kind !== 'container') ? deps.resourcesFor(req) : null;
-    const q = quirksOf(req);
     return {
       Result: writeDidl(
         objects.map((o) => toDidl(o, req.baseUrl, planned)),
-        { filter: parseFilter(args.Filter), quirks: { asciiXml: q.has('asciiXml'), dlnaStrictXml: q.has('dlnaStrictXml'), samsungExtensions: q.has('samsungExtensions') } },
+        { filter: parseFilter(args.Filter), quirks: didlQuirksOf(req) },
       ),
       NumberReturned: objects.length,
       TotalMatches: total,
@@ -374,7 +422,15 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     // own order is disc then track, and it is kept whatever SortCriteria asks.
     const sort = asked.length && quirksOf(req).has('forceSortByTrackNumber') && isAlbum(tree.get(id)) ? [] : asked;
     if (flag === 'BrowseMetadata') {
-      const obj = tree.get(id);
+      let obj = tree.get(id);
+      if (!obj && deps.uploads) {
+        // A placeholder from CreateObject, or one already filled (it then stands for its track).
+        const u = deps.uploads.lookup(id, req.baseUrl);
+        if (u?.kind === 'placeholder') {
+          return { Result: writeDidl([u.item], { filter: parseFilter(args.Filter), quirks: didlQuirksOf(req) }), NumberReturned: 1, TotalMatches: 1, UpdateID: catalog.updateId };
+        }
+        if (u?.kind === 'track') obj = tree.get(`${UPLOADS_ID}/t/${u.trackId}`) ?? tree.get(`${ALL_TRACKS_ID}/t/${u.trackId}`);
+      }
       if (!obj) throw new UpnpError(701, 'No such object');
       return result([obj], 1, obj.kind === 'container' ? tree.containerUpdateId(obj.id) : catalog.updateId, args, req);
     }
@@ -476,7 +532,22 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     slug: 'cds',
     tree,
     scpd: (req?: UpnpRequestInfo) => (req && quirksOf(req).has('samsungExtensions') ? CDS_SCPD_SAMSUNG : CDS_SCPD),
-    handle(actionName: string, args: ActionArgs, req: UpnpRequestInfo): ActionResult {
+    handle(actionName: string, args: ActionArgs, req: UpnpRequestInfo): ActionResult | Promise<ActionResult> {
+      if (DlnaUploads.ACTIONS.has(actionName)) {
+        if (!deps.uploads) throw new UpnpError(720, 'Cannot process the request: uploads are not available');
+        const uploads = deps.uploads;
+        const failed = (err: unknown): never => {
+          if (err instanceof UpnpError) throw err;
+          log.error({ err, action: actionName }, 'ContentDirectory action failed');
+          throw new UpnpError(720, 'Cannot process the request');
+        };
+        try {
+          const r = uploads.handle(actionName, args, req);
+          return r instanceof Promise ? r.catch(failed) : r;
+        } catch (err) {
+          return failed(err);
+        }
+      }
       try {
         switch (actionName) {
           case 'Browse':

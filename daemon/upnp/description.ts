@@ -42,6 +42,8 @@ export interface DescriptionInput {
   version: string;
   services: readonly DescribedService[];
   icons?: readonly IconInfo[];
+  /** DLNA device capabilities (X_DLNACAP), e.g. audio-upload; the element is left out when empty. */
+  dlnaCaps?: readonly string[];
 }
 
 /** UDA allows up to 64 characters; the UUID's hex digits are stable and unique per installation. */
@@ -63,6 +65,7 @@ export function deviceDescription(input: DescriptionInput): string {
     // The DLNA device class; its namespace is declared on the element itself so the element stands
     // alone wherever a control point looks for it.
     '    <dlna:X_DLNADOC xmlns:dlna="urn:schemas-dlna-org:device-1-0">DMS-1.50</dlna:X_DLNADOC>',
+    ...(input.dlnaCaps?.length ? [`    <dlna:X_DLNACAP xmlns:dlna="urn:schemas-dlna-org:device-1-0">${escapeXml(input.dlnaCaps.join(','))}</dlna:X_DLNACAP>`] : []),
     `    <friendlyName>${escapeXml(input.friendlyName)}</friendlyName>`,
     '    <manufacturer>hifid project</manufacturer>',
     '    <modelDescription>Home-stereo music server</modelDescription>',

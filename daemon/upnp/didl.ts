@@ -1,10 +1,13 @@
 // The one DIDL-Lite writer: plain typed objects in, an XML string out. Pure, no catalogue, no HTTP.
-// Browse, Search and (issue 6) CreateObject answers all come from here; renderer differences arrive
+// Browse, Search and CreateObject answers all come from here; renderer differences arrive
 // as quirk flags in `quirks` (issue 4), never as checks for a brand.
 import { formatDuration } from '../media/dlna.js';
 
 export interface DidlResource {
+  /** Empty for an upload placeholder, whose content is still to come. */
   uri: string;
+  /** Where a control point sends the content of an upload placeholder (DLNA res@importUri). */
+  importUri?: string | null;
   protocolInfo: string;
   /** bytes */
   size?: number | null;
@@ -22,8 +25,10 @@ interface DidlCommon {
   title: string;
   /** e.g. object.item.audioItem.musicTrack, object.container.album.musicAlbum */
   upnpClass: string;
-  /** Default true: nothing in the tree can be changed by a control point (issue 6 adds Uploads). */
+  /** Default true: nothing in the tree can be changed by a control point except in Uploads. */
   restricted?: boolean;
+  /** DLNA OCM flags (`@dlna:dlnaManaged`, written as 8 hex digits); absent when none apply. */
+  dlnaManaged?: number | null;
   creator?: string | null;
   artist?: string | null;
   genre?: string | null;
@@ -42,10 +47,17 @@ export interface DidlItem extends DidlCommon {
   resources: DidlResource[];
 }
 
+export interface DidlCreateClass {
+  upnpClass: string;
+  includeDerived: boolean;
+}
+
 export interface DidlContainer extends DidlCommon {
   kind: 'container';
   childCount?: number | null;
   searchable?: boolean;
+  /** Classes a control point may create here (upnp:createClass). */
+  createClasses?: readonly DidlCreateClass[];
 }
 
 export type DidlObject = DidlItem | DidlContainer;
@@ -137,6 +149,7 @@ function writeRes(r: DidlResource, f: DidlFilter): string {
   const w = (name: string) => wants(f, `res@${name}`);
   return (
     `<res${attr('protocolInfo', r.protocolInfo)}` +
+    attr('importUri', r.importUri) +
     (w('size') ? attr('size', nonNegInt(r.size)) : '') +
     (w('duration') && r.durationMs ? attr('duration', formatDuration(r.durationMs)) : '') +
     (w('bitrate') ? attr('bitrate', nonNegInt(r.bytesPerSecond)) : '') +
@@ -145,6 +158,12 @@ function writeRes(r: DidlResource, f: DidlFilter): string {
     (w('bitsPerSample') ? attr('bitsPerSample', nonNegInt(r.bitsPerSample)) : '') +
     `>${xmlEscape(r.uri)}</res>`
   );
+}
+
+function dlnaManaged(o: DidlObject, f: DidlFilter): string {
+  if (o.dlnaManaged == null || !wants(f, '@dlna:dlnaManaged')) return '';
+  // %08x, as gupnp-av writes and parses it.
+  return attr('dlna:dlnaManaged', (o.dlnaManaged >>> 0).toString(16).padStart(8, '0'));
 }
 
 function writeCommonProps(o: DidlObject, f: DidlFilter): string {
@@ -171,6 +190,7 @@ function writeItem(o: DidlItem, f: DidlFilter): string {
     `<item${attr('id', o.id)}${attr('parentID', o.parentId)}` +
     (o.refId && wants(f, '@refID') ? attr('refID', o.refId) : '') +
     attr('restricted', o.restricted === false ? '0' : '1') +
+    dlnaManaged(o, f) +
     '>';
   return (
     head +
@@ -189,8 +209,10 @@ function writeContainer(o: DidlContainer, f: DidlFilter): string {
     attr('restricted', o.restricted === false ? '0' : '1') +
     (wants(f, '@searchable') && o.searchable !== undefined ? attr('searchable', o.searchable ? '1' : '0') : '') +
     (wants(f, '@childCount') ? attr('childCount', nonNegInt(o.childCount)) : '') +
+    dlnaManaged(o, f) +
     '>';
-  return head + writeCommonProps(o, f) + writeTail(o, f) + '</container>';
+  const createClasses = wants(f, 'upnp:createClass') ? (o.createClasses ?? []).map((c) => element('upnp:createClass', c.upnpClass, attr('includeDerived', c.includeDerived ? '1' : '0'))).join('') : '';
+  return head + writeCommonProps(o, f) + createClasses + writeTail(o, f) + '</container>';
 }
 
 export const DIDL_OPEN =

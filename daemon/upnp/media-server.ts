@@ -22,6 +22,8 @@ export interface MediaServerDeps {
   version: string;
   /** <data-dir>/state: where the UDN is kept. */
   stateDir: string;
+  /** DLNA capabilities for the description (X_DLNACAP): audio upload when it is on. */
+  dlnaCaps?: readonly string[];
   /** Tests only: tighter GENA limits. */
   genaLimits?: Partial<GenaLimits>;
 }
@@ -126,7 +128,7 @@ export class MediaServer {
   async start(): Promise<void> {
     const { deps } = this;
     this.udnValue = await loadOrCreateUdn(deps.stateDir, deps.log);
-    this.description = deviceDescription({ udn: this.udnValue, friendlyName: deps.config.name, version: deps.version, services: deps.services });
+    this.description = deviceDescription({ udn: this.udnValue, friendlyName: deps.config.name, version: deps.version, services: deps.services, dlnaCaps: deps.dlnaCaps });
     this.gena.start();
     this.ssdp = new Ssdp({
       udn: this.udnValue,

@@ -1,7 +1,7 @@
 // The ContentDirectory object tree: a projection of the catalogue, never a walk of the disk.
 //
 //   0 (root)
-//   └─ m  Music                       (issue 6 adds "Uploads" as the last child of 0)
+//   ├─ m  Music
 //      ├─ m/all                       All Tracks, by title
 //      ├─ m/artists/<h>               artist → m/artists/<h>/all (All Tracks) + m/artists/<h>/<albumId>
 //      ├─ m/albumartists/<h>          album artist → All Tracks + albums
@@ -12,6 +12,8 @@
 //      ├─ m/recent                    the newest 200 tracks, newest first
 //      ├─ m/pushed/<h>                tracks per pushing device, newest first
 //      └─ m/playlists                 empty for now
+//   └─ u  Uploads                     tracks that came in by DLNA upload, newest first (always the last
+//                                     child of 0: gupnp-upload picks the last writable one)
 //
 // Ids. Containers are `m/<view>/<key>` where a key is a 16-hex-digit hash of the folded name (never
 // raw user text: no escaping, no length surprises), an album id (the catalogue's, also a hash), a
@@ -37,6 +39,8 @@ export const MUSIC_ID = 'm';
 export const ALL_TRACKS_ID = 'm/all';
 export const RECENT_ID = 'm/recent';
 export const RECENT_LIMIT = 200;
+/** DLNA upload's container (content-directory.ts marks it writable unless uploads are off). */
+export const UPLOADS_ID = 'u';
 
 export const UPNP_CLASS = {
   container: 'object.container',
@@ -230,6 +234,7 @@ export class ObjectTree {
   private albumsView: { byId: Map<string, AlbumNode>; list: AlbumNode[] } | null = null;
   private folderView: FolderView | null = null;
   private recent: StoredTrack[] | null = null;
+  private uploads: StoredTrack[] | null = null;
   /** addedAt of the oldest track in Recently Added when it was last built (null: fewer than 200 or unknown). */
   private recentCutoff: string | null = null;
   private readonly sortCache = new Map<string, Children>();
@@ -278,6 +283,8 @@ export class ObjectTree {
       this.recentCutoff = null;
     }
     if (ids.size) ids.add(MUSIC_ID);
+    // Uploads' childCount is shown in 0's listing.
+    if (ids.has(UPLOADS_ID)) ids.add(ROOT_ID);
     for (const id of ids) this.updateIds.set(id, change.updateId);
     return [...ids];
   }
@@ -292,6 +299,7 @@ export class ObjectTree {
     this.albumsView = null;
     this.folderView = null;
     this.recent = null;
+    this.uploads = null;
     this.sortCache.clear();
     this.wholeContainers = null;
     if (this.hashMemo.size > 200_000) this.hashMemo.clear();
@@ -312,6 +320,7 @@ export class ObjectTree {
     }
     out.push('m/albums', `m/albums/${aid}`);
     out.push('m/folders', ...this.folderChainOf(t));
+    if (t.source.via === 'dlna') out.push(UPLOADS_ID);
     return out;
   }
 
@@ -510,6 +519,14 @@ export class ObjectTree {
     return (this.folderView = { byId, roots });
   }
 
+  private uploadedTracks(): StoredTrack[] {
+    return (this.uploads ??= this.byNewest().filter((t) => t.source.via === 'dlna'));
+  }
+
+  private uploadsContainer(): TreeContainer {
+    return this.container(UPLOADS_ID, ROOT_ID, 'Uploads', UPNP_CLASS.storageFolder, this.uploadedTracks().length);
+  }
+
   private recentTracks(): StoredTrack[] {
     if (this.recent) return this.recent;
     const all = this.byNewest();
@@ -578,10 +595,13 @@ export class ObjectTree {
     if (id.length > 128) return null;
     if (id === ROOT_ID) {
       return {
-        obj: this.container(ROOT_ID, '-1', 'root', UPNP_CLASS.container, 1),
-        children: () => ({ containers: [this.musicContainer()], tracks: [] }),
+        obj: this.container(ROOT_ID, '-1', 'root', UPNP_CLASS.container, 2),
+        children: () => ({ containers: [this.musicContainer(), this.uploadsContainer()], tracks: [] }),
         scope: () => this.wholeScope(),
       };
+    }
+    if (id === UPLOADS_ID) {
+      return { obj: this.uploadsContainer(), children: () => ({ containers: [], tracks: this.uploadedTracks() }), scope: () => trackScope(this.uploadedTracks(), UPLOADS_ID) };
     }
     if (id === MUSIC_ID) {
       return {
@@ -733,6 +753,7 @@ export class ObjectTree {
   private lists(cid: string, t: StoredTrack): boolean {
     if (cid === RECENT_ID) return this.recentTracks().includes(t);
     if (cid === ALL_TRACKS_ID) return true;
+    if (cid === UPLOADS_ID) return t.source.via === 'dlna';
     const seg = cid.split('/');
     const dim = DIMENSION_BY_SEGMENT.get(seg[1] ?? '');
     if (seg[0] !== MUSIC_ID) return false;

@@ -11,11 +11,13 @@ export const UPNP_ERRORS = {
   708: 'Unsupported or invalid search criteria',
   709: 'Unsupported or invalid sort criteria',
   710: 'No such container',
+  711: 'Restricted object',
   712: 'Bad metadata',
   713: 'Restricted parent object',
   714: 'No such source resource',
   715: 'Source resource access denied',
   717: 'No such file transfer',
+  718: 'No such destination resource',
   720: 'Cannot process the request',
 } as const;
 

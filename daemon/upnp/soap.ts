@@ -85,9 +85,9 @@ export function serviceTypeMatches(requested: string, ours: string): boolean {
 // No document type declarations at all (SOAP 1.1 §3: a message MUST NOT contain one): this refuses
 // XXE, billion laughs and every entity-expansion bug of the parser before it sees a byte.
 // Comments and CDATA are the only `<!` constructs allowed.
-const MARKUP_DECLARATION = /<!(?!--|\[CDATA\[)/;
+export const MARKUP_DECLARATION = /<!(?!--|\[CDATA\[)/;
 // Names that reach object keys; the parser refuses them too, this says why in our own words.
-const DANGEROUS_TAG = /<\/?\s*(?:[A-Za-z0-9_.-]+:)?(?:__proto__|constructor|prototype)[\s/>]/;
+export const DANGEROUS_TAG = /<\/?\s*(?:[A-Za-z0-9_.-]+:)?(?:__proto__|constructor|prototype)[\s/>]/;
 
 const parser = new XMLParser({
   preserveOrder: true, // keeps text and CDATA in document order, and gives arrays, never merged objects

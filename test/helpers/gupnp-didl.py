@@ -28,6 +28,7 @@ def resource(r):
         'sampleFreq': r.get_sample_freq(),
         'channels': r.get_audio_channels(),
         'bitsPerSample': r.get_bits_per_sample(),
+        'importUri': r.get_import_uri(),
     }
 
 
@@ -46,6 +47,8 @@ def on_item(_parser, item):
         'upnpClass': item.get_upnp_class(),
         'albumArt': item.get_album_art(),
         'resources': [resource(r) for r in item.get_resources()],
+        'restricted': item.get_restricted(),
+        'dlnaManaged': int(item.get_dlna_managed()),
     })
 
 
@@ -57,6 +60,9 @@ def on_container(_parser, c):
         'upnpClass': c.get_upnp_class(),
         'childCount': c.get_child_count(),
         'searchable': c.get_searchable(),
+        'restricted': c.get_restricted(),
+        'dlnaManaged': int(c.get_dlna_managed()),
+        'createClasses': [{'upnpClass': cc.get_content(), 'includeDerived': cc.get_include_derived()} for cc in c.get_create_classes_full()],
     })
 
 

@@ -146,7 +146,7 @@ describe('ContentDirectory over UPnP', function () {
 
   it('browses 0 → Music → the views, and albums list tracks in disc/track order', async () => {
     const root = await browse('0');
-    assert.deepEqual(root.containers.map((c) => c['dc:title']), ['Music']);
+    assert.deepEqual(root.containers.map((c) => c['dc:title']), ['Music', 'Uploads']);
     const music = await browse(root.containers[0]!.id!);
     assert.deepEqual(music.containers.map((c) => c['dc:title']), ['All Tracks', 'Artists', 'Album Artists', 'Albums', 'Genres', 'Years', 'Folders', 'Recently Added', 'Pushed From', 'Playlists']);
     const albums = await child('m', 'Albums');

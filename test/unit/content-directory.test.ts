@@ -86,9 +86,11 @@ describe('ContentDirectory (in process)', () => {
   beforeEach(() => ({ catalog, cd } = makeCd(smallLibrary())));
   afterEach(() => cd.close());
 
-  it('has 0 → Music → the ten views, with counts', () => {
+  it('has 0 → Music → the ten views, with counts; Uploads last', () => {
     const root = browse(cd, '0');
-    assert.deepEqual(titles(root.containers), ['Music']);
+    assert.deepEqual(titles(root.containers), ['Music', 'Uploads']);
+    // Without DLNA upload wired in, Uploads is as restricted as everything else.
+    assert.deepEqual(root.containers.map((c) => c.restricted), ['1', '1']);
     assert.equal(root.containers[0]!.parentID, '0');
     const meta = browse(cd, '0', { flag: 'BrowseMetadata' });
     assert.equal(meta.containers[0]!.id, '0');
@@ -251,7 +253,9 @@ describe('ContentDirectory (in process)', () => {
   });
 
   it('answers faults: 401, 402, 701, 708, 709, 720', () => {
-    fault(() => call(cd, 'DestroyObject', { ObjectID: 'm' }), 401);
+    fault(() => call(cd, 'UpdateObject', { ObjectID: 'm' }), 401);
+    // Upload actions exist, but without DLNA upload wired in they cannot be carried out.
+    fault(() => call(cd, 'DestroyObject', { ObjectID: 'm' }), 720);
     fault(() => call(cd, 'Browse', { ObjectID: '0', Filter: '*', StartingIndex: '0', RequestedCount: '0', SortCriteria: '' }), 402);
     fault(() => call(cd, 'Browse', { ObjectID: '0', BrowseFlag: 'BrowseEverything', Filter: '*', StartingIndex: '0', RequestedCount: '0', SortCriteria: '' }), 402);
     fault(() => call(cd, 'Browse', { ObjectID: '0', BrowseFlag: 'BrowseDirectChildren', Filter: '*', StartingIndex: '-1', RequestedCount: '0', SortCriteria: '' }), 402);
