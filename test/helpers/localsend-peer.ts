@@ -3,6 +3,7 @@
 // registers back), its own multicast socket. It runs as another host on the test LAN
 // (scripts/lan-host.sh 10.77.0.N node localsend-peer.js ALIAS) and is driven over stdin/stdout,
 // one JSON object per line: {id, method, params} in, {id, result} or {id, error} out.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -162,11 +163,22 @@ function announce(p: { announce?: boolean; port?: number; fingerprint?: string }
   udp.send(Buffer.from(JSON.stringify(msg)), PORT, GROUP);
 }
 
+/** Announces from a second address of ours, outside the LAN's subnet (a routed or spoofed source). */
+async function announceFrom(p: { source: string }): Promise<void> {
+  execFileSync('ip', ['addr', 'replace', `${p.source}/24`, 'dev', 'eth0']);
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, p.source, resolve));
+  s.setMulticastInterface(p.source);
+  await new Promise<void>((resolve, reject) => s.send(Buffer.from(JSON.stringify({ ...info, announce: true })), PORT, GROUP, (err) => (err ? reject(err) : resolve())));
+  s.close();
+}
+
 // ---- RPC ----
 type Handler = (params: Record<string, unknown>) => unknown;
 const methods: Record<string, Handler> = {
   hello: () => ({ ip, fingerprint, info }),
   announce: (p) => announce(p as Parameters<typeof announce>[0]),
+  announceFrom: (p) => announceFrom(p as Parameters<typeof announceFrom>[0]),
   datagrams: () => datagrams,
   registrations: () => registrations,
   request: (p) => request(p as unknown as RequestParams),

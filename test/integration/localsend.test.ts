@@ -88,6 +88,15 @@ describe('LocalSend receiver', function () {
       await eventually(async () => (await count()) > before);
     });
 
+    it('does not answer an announcement from outside its subnet', async () => {
+      const seen = async () => ({ regs: (await phone.registrations()).length, answers: (await phone.datagrams()).filter((g) => g.from === lan.stereo && g.json.announce === false).length });
+      const before = await seen();
+      await phone.call('announceFrom', { source: '10.77.1.5' });
+      await d.waitForLog('LocalSend announcement from outside our subnet ignored', 5000, (e) => e.from === '10.77.1.5');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await seen(), before);
+    });
+
     it('keeps its certificate across restarts, readable by the daemon only', async () => {
       const file = path.join(d.dataDir, 'state', 'localsend-identity.pem');
       assert.equal(statSync(file).mode & 0o077, 0);
