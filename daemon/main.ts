@@ -144,7 +144,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
         stops.push({ name: 'localsend sessions', stop: async () => sessions.stop() });
         const discovery = new LocalSendDiscovery({ identity, alias: config.name, port: config.localsendPort, interface: config.interface, log: lsLog });
         stops.push({ name: 'localsend discovery', stop: () => discovery.stop() });
-        await discovery.start();
+        await discovery.start().catch((err: unknown) => lsLog.error({ err }, 'LocalSend discovery not started; the apps find the stereo only by scanning the subnet'));
       } catch (err) {
         lsLog.error({ err }, 'LocalSend receiver not started; phones will not see the stereo in LocalSend');
       }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { TestDaemon } from '../helpers/daemon.js';
 import { fixture, fixturePath, makeWav } from '../helpers/fixtures.js';
@@ -374,5 +375,18 @@ describe('LocalSend receiver', function () {
       assert.equal(r.status, 200, r.body);
       assert.ok((await tracks(d)).some((t) => t.source.device === 'Other Phone'));
     });
+  });
+
+  it('keeps the stereo running when the LocalSend port is taken', async () => {
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(53317, lan.stereo, resolve));
+    const d = await TestDaemon.start({ args: LOCALSEND });
+    try {
+      await d.waitForLog('LocalSend receiver not started; phones will not see the stereo in LocalSend');
+      assert.equal((await getJson(`${d.url}/api/v1/status`)).status, 200);
+    } finally {
+      await d.dispose();
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 });
