@@ -23,6 +23,10 @@ export interface Config {
   readonly maxTranscodes: number;
   /** Size bound of <data-dir>/state/transcode-cache (least recently used go first); 0 = no cache. */
   readonly transcodeCacheMb: number;
+  /** LocalSend receiver port (HTTPS and multicast discovery; the apps expect 53317); 0 = off. */
+  readonly localsendPort: number;
+  /** A LocalSend session with no request and no bytes for this long ends; unfinished files are dropped. */
+  readonly localsendSessionIdleS: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly configFile: string | null;
 }
@@ -54,6 +58,8 @@ const OPTIONS: readonly Option[] = [
   { key: 'ffmpeg', flag: 'ffmpeg', env: 'HIFID_FFMPEG', kind: 'string', help: 'path to the ffmpeg binary' },
   { key: 'maxTranscodes', flag: 'max-transcodes', env: 'HIFID_MAX_TRANSCODES', kind: 'int', min: 1, max: 64, help: 'ffmpeg transcodes running at once (default 2)' },
   { key: 'transcodeCacheMb', flag: 'transcode-cache-mb', env: 'HIFID_TRANSCODE_CACHE_MB', kind: 'int', min: 0, max: 1_000_000, help: 'disk kept for finished transcodes in MB, 0 = none (default 1024)' },
+  { key: 'localsendPort', flag: 'localsend-port', env: 'HIFID_LOCALSEND_PORT', kind: 'int', min: 0, max: 65535, help: 'LocalSend receiver port, 0 = off (default 53317)' },
+  { key: 'localsendSessionIdleS', flag: 'localsend-session-idle-s', env: 'HIFID_LOCALSEND_SESSION_IDLE_S', kind: 'int', min: 1, max: 3600, help: 'idle seconds before a LocalSend transfer is given up (default 60)' },
   { key: 'logLevel', flag: 'log-level', env: 'HIFID_LOG_LEVEL', kind: 'level', help: `log level: ${LEVELS.join(', ')} (default info)` },
 ];
 
@@ -88,6 +94,8 @@ export function defaults(env: NodeJS.ProcessEnv): Config {
     ffmpeg: null,
     maxTranscodes: 2,
     transcodeCacheMb: 1024,
+    localsendPort: 53317,
+    localsendSessionIdleS: 60,
     logLevel: 'info',
     configFile: null,
   };

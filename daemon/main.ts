@@ -30,6 +30,10 @@ import { loadProfiles, type Profile } from './profiles.js';
 import { Transcoder } from './media/transcode.js';
 import { TranscodeCache } from './media/transcode-cache.js';
 import { clientAddress, createTranscodeRouter } from './http/transcode-routes.js';
+import { loadOrCreateIdentity } from './push/localsend/identity.js';
+import { ReceiveSessions } from './push/localsend/sessions.js';
+import { createLocalSendApp, listenLocalSend } from './push/localsend/server.js';
+import { LocalSendDiscovery } from './push/localsend/discovery.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -143,6 +147,32 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
       },
     );
     stops.push({ name: 'mdns', stop: async () => { if (await mdnsStarted) await mdns.stop(); } });
+
+    // --- LocalSend (issue 6) ---
+    // Phones' LocalSend apps list the stereo and send into the same ingest. Not fatal: without it
+    // (port taken, no address) the stereo still plays and takes HTTP pushes.
+    if (config.localsendPort !== 0) {
+      const lsLog = log.child({ module: 'localsend' });
+      try {
+        const identity = await loadOrCreateIdentity(library.stateDir, lsLog);
+        const sessions = new ReceiveSessions({
+          idleMs: config.localsendSessionIdleS * 1000,
+          onEnd: (s, reason) => lsLog.info({ sessionId: s.id, device: s.sender.device, reason }, 'LocalSend transfer ended'),
+        });
+        const lsApp = createLocalSendApp({ identity, alias: config.name, ingest: library.ingest, sessions, pin: config.pin, log: lsLog });
+        const lsHttps = await listenLocalSend(lsApp, identity, config.localsendPort, binds, lsLog);
+        stops.push({ name: 'localsend https', stop: () => lsHttps.close() });
+        // Stopped before HTTPS closes: uploads still running are cut, so the server need not wait for them.
+        sessions.start();
+        stops.push({ name: 'localsend sessions', stop: async () => sessions.stop() });
+        const discovery = new LocalSendDiscovery({ identity, alias: config.name, port: config.localsendPort, interface: config.interface, log: lsLog });
+        stops.push({ name: 'localsend discovery', stop: () => discovery.stop() });
+        await discovery.start().catch((err: unknown) => lsLog.error({ err }, 'LocalSend discovery not started; the apps find the stereo only by scanning the subnet'));
+      } catch (err) {
+        lsLog.error({ err }, 'LocalSend receiver not started; phones will not see the stereo in LocalSend');
+      }
+    }
+    // --- end LocalSend ---
 
     const scanAbort = new AbortController();
     const scanning = library

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Run CMD [ARGS...] inside a throwaway private network namespace holding a
-# fake LAN: a veth pair hifi0 (10.77.0.1, "the stereo") <-> phone0 (10.77.0.2,
-# "a phone"). SSDP/mDNS tests can then multicast freely without ever touching
-# the machine's real interfaces. The namespace dies with CMD.
+# fake LAN: a bridge hifi0 (10.77.0.1, "the stereo") with one port, the veth
+# pair phone0p <-> phone0 (10.77.0.2, "a phone"). SSDP/mDNS tests can then
+# multicast freely without ever touching the machine's real interfaces. The
+# namespace dies with CMD. scripts/lan-host.sh adds further hosts, each in its
+# own nested namespace, as more ports of the same bridge (one L2 segment, so
+# link-local multicast such as LocalSend's 224.0.0.167 reaches them).
 #
 #   HIFID_TEST_LAN unset   -> re-exec this script under unshare (phase "setup")
 #   HIFID_TEST_LAN=setup   -> (internal) build the LAN, then exec CMD
@@ -37,18 +40,25 @@ setup)
   [ "$(ip -o link show | awk -F': ' '{print $2}')" = lo ] ||
     die "not in a fresh network namespace; refusing to configure"
   ip link set lo up
-  ip link add hifi0 type veth peer name phone0
+  # No snooping: the bridge floods every multicast to every port, as a dumb
+  # switch does, so no IGMP querier is needed. No STP: ports forward at once.
+  ip link add hifi0 type bridge mcast_snooping 0 stp_state 0 forward_delay 0
+  ip link add phone0 type veth peer name phone0p
+  ip link set phone0p master hifi0
+  # A bridge port carries frames only; no addresses of its own.
+  echo 1 > /proc/sys/net/ipv6/conf/phone0p/disable_ipv6
   ip addr add "$STEREO/24" dev hifi0
   ip addr add "$PHONE/24" dev phone0
   # veth has MULTICAST on by default; set it explicitly since SSDP depends on it.
   ip link set hifi0 multicast on up
+  ip link set phone0p multicast on up
   ip link set phone0 multicast on up
   # No default route here, so multicast needs an explicit route to leave by.
   ip route add 224.0.0.0/4 dev hifi0
   # Both ends live in one namespace, so a datagram from 10.77.0.2 arriving on
   # hifi0 has a *local* source address and is dropped as martian unless
   # accept_local is on (per-namespace sysctl; does not affect the host).
-  for c in all hifi0 phone0; do
+  for c in all default hifi0 phone0 phone0p; do
     echo 1 > "/proc/sys/net/ipv4/conf/$c/accept_local"
   done
   ;;

@@ -32,12 +32,13 @@ export function uniqueTempName(dir: string, base: string): string {
  * Replace `file` atomically and durably: unique temp file (never following a planted symlink),
  * data fsync'd before close, rename over the old file, directory fsync'd. With `backup`, the
  * previous version is kept as `<file>.bak` (hard link, so there is no moment without a catalogue).
+ * `mode` (less the umask) applies from creation on, so a secret is never readable by others.
  */
-export async function writeFileDurable(file: string, data: string | Uint8Array, backup = false): Promise<void> {
+export async function writeFileDurable(file: string, data: string | Uint8Array, backup = false, mode = 0o666): Promise<void> {
   const dir = path.dirname(file);
   const tmp = uniqueTempName(dir, path.basename(file));
   try {
-    await writeFile(tmp, data, { flag: 'wx', flush: true });
+    await writeFile(tmp, data, { flag: 'wx', flush: true, mode });
     if (backup) {
       await unlink(`${file}.bak`).catch(ignoreMissing);
       await link(file, `${file}.bak`).catch(ignoreMissing);

@@ -37,7 +37,9 @@ export class TestDaemon {
     const ownsDir = !opts.dataDir;
     const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'hifid-test-'));
     const port = opts.port ?? nextPort++;
-    const args = [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), '--data-dir', dataDir, '--port', String(port), '--interface', lan.iface, '--name', 'Living-room Hi-Fi', '--log-level', 'debug', ...(opts.args ?? [])];
+    // LocalSend is off unless a test turns it on (`--localsend-port 53317`): its port is fixed by the
+    // apps, and two daemons at once (lock tests) would fight over it.
+    const args = [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), '--data-dir', dataDir, '--port', String(port), '--interface', lan.iface, '--name', 'Living-room Hi-Fi', '--log-level', 'debug', '--localsend-port', '0', ...(opts.args ?? [])];
     const proc = spawn(process.execPath, ['--max-semi-space-size=4', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     const d = new TestDaemon(proc, dataDir, port, ownsDir);
     let stderr = '';

@@ -50,6 +50,8 @@ describe('loadConfig', () => {
       ffmpeg: null,
       maxTranscodes: 2,
       transcodeCacheMb: 1024,
+      localsendPort: 53317,
+      localsendSessionIdleS: 60,
       logLevel: 'info',
       configFile: null,
     });
@@ -72,13 +74,13 @@ describe('loadConfig', () => {
   });
 
   it('reads every setting from flags', () => {
-    const c = load(['--data-dir', '/d', '--music-dir', '/m', '--port', '8300', '--name', 'Den', '--interface', 'eth0', '--pin', '0000', '--max-upload-mb', '10', '--min-free-mb', '0', '--ffmpeg', '/usr/bin/ffmpeg', '--max-transcodes', '3', '--transcode-cache-mb', '0', '--log-level', 'debug']);
-    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', maxTranscodes: 3, transcodeCacheMb: 0, logLevel: 'debug', configFile: null });
+    const c = load(['--data-dir', '/d', '--music-dir', '/m', '--port', '8300', '--name', 'Den', '--interface', 'eth0', '--pin', '0000', '--max-upload-mb', '10', '--min-free-mb', '0', '--ffmpeg', '/usr/bin/ffmpeg', '--max-transcodes', '3', '--transcode-cache-mb', '0', '--localsend-port', '0', '--localsend-session-idle-s', '5', '--log-level', 'debug']);
+    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', maxTranscodes: 3, transcodeCacheMb: 0, localsendPort: 0, localsendSessionIdleS: 5, logLevel: 'debug', configFile: null });
   });
 
   it('reads every setting from HIFID_* variables', () => {
-    const c = load([], { HIFID_DATA_DIR: '/d', HIFID_MUSIC_DIR: '/m', HIFID_PORT: '8300', HIFID_NAME: 'Den', HIFID_INTERFACE: 'eth0', HIFID_PIN: '0000', HIFID_MAX_UPLOAD_MB: '10', HIFID_MIN_FREE_MB: '0', HIFID_FFMPEG: '/usr/bin/ffmpeg', HIFID_MAX_TRANSCODES: '3', HIFID_TRANSCODE_CACHE_MB: '0', HIFID_LOG_LEVEL: 'debug' });
-    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', maxTranscodes: 3, transcodeCacheMb: 0, logLevel: 'debug', configFile: null });
+    const c = load([], { HIFID_DATA_DIR: '/d', HIFID_MUSIC_DIR: '/m', HIFID_PORT: '8300', HIFID_NAME: 'Den', HIFID_INTERFACE: 'eth0', HIFID_PIN: '0000', HIFID_MAX_UPLOAD_MB: '10', HIFID_MIN_FREE_MB: '0', HIFID_FFMPEG: '/usr/bin/ffmpeg', HIFID_MAX_TRANSCODES: '3', HIFID_TRANSCODE_CACHE_MB: '0', HIFID_LOCALSEND_PORT: '0', HIFID_LOCALSEND_SESSION_IDLE_S: '5', HIFID_LOG_LEVEL: 'debug' });
+    assert.deepEqual({ ...c, musicDirs: [...c.musicDirs] }, { dataDir: '/d', musicDirs: ['/m'], port: 8300, name: 'Den', interface: 'eth0', pin: '0000', maxUploadMb: 10, minFreeMb: 0, ffmpeg: '/usr/bin/ffmpeg', maxTranscodes: 3, transcodeCacheMb: 0, localsendPort: 0, localsendSessionIdleS: 5, logLevel: 'debug', configFile: null });
   });
 
   it('ignores empty environment variables', () => {
