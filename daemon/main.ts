@@ -12,7 +12,7 @@ import { Ffmpeg, locateFfmpeg } from './media/ffmpeg.js';
 import { createApiRouter } from './http/api.js';
 import { createApp, listen, liveHostPolicy, type Listening } from './http/server.js';
 import { bindAddresses } from './net.js';
-import { collectGarbageOnce } from './memory.js';
+import { releaseMemoryAfterStartup } from './memory.js';
 import { MdnsAdvertiser } from './mdns.js';
 import { createRemoteApi } from './http/remote-api.js';
 import { createWebRouter, loadWebAssets } from './http/web-routes.js';
@@ -177,7 +177,9 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     const scanAbort = new AbortController();
     const scanning = library
       .startScanning(scanAbort.signal)
-      .then(() => collectGarbageOnce())
+      // The catalogue document is rewritten after the scan: write it now, so its garbage is collected too.
+      .then(() => library.store.writeSnapshot())
+      .then(() => releaseMemoryAfterStartup())
       .catch((err: unknown) => log.error({ err }, 'scan failed'));
     stops.push({ name: 'scanner', stop: async () => { scanAbort.abort(); await scanning; } });
     log.info({ name: config.name, port: config.port, dataDir: config.dataDir, version: VERSION }, 'hifid ready');

@@ -1,12 +1,14 @@
-// One full garbage collection after start-up work. Loading a 50 000-track catalogue and the start-up
-// scan leave tens of MB of dead objects in V8's old space, which an idle daemon may not collect for a
-// long time; on a 512 MB box that is memory other programs could use. Not a tuning knob: called once.
+// Full garbage collections after start-up work. Loading a 50 000-track catalogue, the start-up scan
+// and the catalogue write after it leave tens of MB of dead objects in V8's old space, which an idle
+// daemon may not collect for a long time; on a 512 MB box that is memory other programs could use.
+// Not a tuning knob: run once, after start-up.
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let gc: (() => void) | null | undefined;
 
-export function collectGarbageOnce(): void {
+function fullGc(): void {
   if (gc === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
@@ -16,4 +18,15 @@ export function collectGarbageOnce(): void {
     }
   }
   gc?.();
+}
+
+/**
+ * Two collections a second apart: the first frees the dead objects, but their pages are swept
+ * concurrently and stay committed; the second finds them empty and gives them back. At 50 000
+ * tracks one collection left RSS at 179 MB, the second brought it to 137 MB.
+ */
+export async function releaseMemoryAfterStartup(): Promise<void> {
+  fullGc();
+  await sleep(1000, undefined, { ref: false });
+  fullGc();
 }

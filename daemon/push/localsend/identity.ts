@@ -4,7 +4,6 @@
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 import { writeFileDurable } from '../../library/durable.js';
 import type { Logger } from '../../log.js';
 
@@ -35,6 +34,8 @@ function parse(pem: string): LocalSendIdentity {
 
 /** As the official apps make theirs: RSA-2048, CN "LocalSend User", no SAN, valid from long ago (a box's clock may be wrong). */
 async function create(): Promise<string> {
+  // Loaded only on first run: selfsigned and the PKI libraries under it cost memory for good once imported.
+  const { generate } = await import('selfsigned');
   const made = await generate([{ name: 'commonName', value: 'LocalSend User' }], {
     keyType: 'rsa',
     keySize: 2048,
