@@ -1,5 +1,6 @@
 // The koa app (built apart from listen()) and the HTTP listeners with their limits and timeouts.
 import http from 'node:http';
+import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type Router from '@koa/router';
@@ -47,39 +48,34 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listens on each address (or on all when null) with limits fit for slow Wi-Fi uploads. */
-export async function listen(app: Koa, port: number, hosts: string[] | null, log: Logger): Promise<Listening> {
-  const servers: http.Server[] = [];
-  const handler = app.callback();
-  for (const host of hosts ?? [null]) {
-    const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, handler);
-    // No total request deadline (a 400 MB upload over slow Wi-Fi must finish), but a stalled socket dies.
-    server.setTimeout(60_000, (socket) => socket.destroy());
-    server.maxConnections = 512;
-    // "Expect: 100-continue": a push (HTTP push, DLNA upload's POST to an importUri) gets its 100 from
-    // its handler once the PIN, origin and size are accepted, so a refused upload is never
-    // transmitted; every other request gets it at once.
-    server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!(req.method === 'POST' && (req.url?.startsWith('/api/v1/tracks') || req.url?.startsWith('/upload/')))) res.writeContinue();
-      void handler(req, res);
-    });
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      // Say what was wrong where HTTP has a word for it: headers too large, too slow to arrive.
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      else socket.destroy();
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port, host: host ?? undefined }, () => {
-        server.off('error', reject);
-        resolve();
+/** Server options for slow Wi-Fi uploads: no total request deadline (a 400 MB file must finish), short header and idle limits. */
+export const UPLOAD_SERVER_LIMITS = { maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 5_000 } as const;
+
+/**
+ * One server per address (or one on all when null), each made by `make`, listening on `port`. A
+ * stalled socket dies after 60 s. If one address fails, the servers already listening are closed.
+ */
+export async function listenEach(make: () => http.Server | https.Server, port: number, hosts: string[] | null, log: Logger, what: string): Promise<Listening> {
+  const servers: Array<http.Server | https.Server> = [];
+  try {
+    for (const host of hosts ?? [null]) {
+      const server = make();
+      server.setTimeout(60_000, (socket) => socket.destroy());
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port, host: host ?? undefined }, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
-    servers.push(server);
+      servers.push(server);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    throw err;
   }
   const addresses = servers.map((s) => s.address() as AddressInfo);
-  log.info({ addresses: addresses.map((a) => `${a.address}:${a.port}`) }, 'HTTP listening');
+  log.info({ addresses: addresses.map((a) => `${a.address}:${a.port}`) }, `${what} listening`);
   return {
     addresses,
     close: async () => {
@@ -96,4 +92,33 @@ export async function listen(app: Koa, port: number, hosts: string[] | null, log
       );
     },
   };
+}
+
+/** The daemon's HTTP server(s): the Koa app, with the upload-friendly limits. */
+export function listen(app: Koa, port: number, hosts: string[] | null, log: Logger): Promise<Listening> {
+  const handler = app.callback();
+  return listenEach(
+    () => {
+      const server = http.createServer(UPLOAD_SERVER_LIMITS, handler);
+      server.maxConnections = 512;
+      // "Expect: 100-continue": a push (HTTP push, DLNA upload's POST to an importUri) gets its 100 from
+      // its handler once the PIN, origin and size are accepted, so a refused upload is never
+      // transmitted; every other request gets it at once.
+      server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+        if (!(req.method === 'POST' && (req.url?.startsWith('/api/v1/tracks') || req.url?.startsWith('/upload/')))) res.writeContinue();
+        void handler(req, res);
+      });
+      server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+        // Say what was wrong where HTTP has a word for it: headers too large, too slow to arrive.
+        const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        else socket.destroy();
+      });
+      return server;
+    },
+    port,
+    hosts,
+    log,
+    'HTTP',
+  );
 }

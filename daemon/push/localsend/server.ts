@@ -2,7 +2,6 @@
 // prepare-upload (audio only, tokens per accepted file), upload (streamed into ingest), cancel.
 // Errors are LocalSend's `{"message": "…"}`.
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Transform } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -12,6 +11,7 @@ import type { Logger } from '../../log.js';
 import type { Ingest } from '../../library/ingest.js';
 import { LibraryError, type LibraryErrorCode } from '../../library/errors.js';
 import { discardBody, statusOf } from '../../http/errors.js';
+import { listenEach, UPLOAD_SERVER_LIMITS, type Listening } from '../../http/server.js';
 import { isLanAddress, normalizeIp } from '../../net.js';
 import { certFingerprint, type LocalSendIdentity } from './identity.js';
 import { DtoError, deviceName, fileKind, isTextMessage, parsePrepareUpload, parseRegister, selfInfo, titleHint, type FileDto } from './dto.js';
@@ -274,19 +274,14 @@ export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
   return app;
 }
 
-export interface LocalSendListening {
-  addresses: AddressInfo[];
-  close(): Promise<void>;
-}
-
 /** HTTPS on each address (all when null), asking for client certificates as the apps do. */
-export async function listenLocalSend(app: Koa, identity: LocalSendIdentity, port: number, hosts: string[] | null, log: Logger): Promise<LocalSendListening> {
-  const servers: https.Server[] = [];
+export function listenLocalSend(app: Koa, identity: LocalSendIdentity, port: number, hosts: string[] | null, log: Logger): Promise<Listening> {
   const handler = app.callback();
-  try {
-    for (const host of hosts ?? [null]) {
+  return listenEach(
+    () => {
       const server = https.createServer(
         {
+          ...UPLOAD_SERVER_LIMITS,
           key: identity.key,
           cert: identity.cert,
           // Verified by fingerprint, not by a CA: any certificate is taken, then compared.
@@ -294,45 +289,16 @@ export async function listenLocalSend(app: Koa, identity: LocalSendIdentity, por
           rejectUnauthorized: false,
           minVersion: 'TLSv1.2',
           ALPNProtocols: ['http/1.1'],
-          maxHeaderSize: 16 * 1024,
-          requestTimeout: 0,
-          headersTimeout: 10_000,
-          keepAliveTimeout: 5_000,
         },
         handler,
       );
-      // No total deadline (a long file over slow Wi-Fi must finish), but a stalled socket dies.
-      server.setTimeout(60_000, (socket) => socket.destroy());
       server.maxConnections = 64;
       server.on('tlsClientError', (err) => log.debug({ reason: err.message }, 'LocalSend TLS handshake failed'));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port, host: host ?? undefined }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      servers.push(server);
-    }
-  } catch (err) {
-    for (const s of servers) s.close();
-    throw err;
-  }
-  const addresses = servers.map((s) => s.address() as AddressInfo);
-  log.info({ addresses: addresses.map((a) => `${a.address}:${a.port}`) }, 'LocalSend HTTPS listening');
-  return {
-    addresses,
-    close: async () => {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeIdleConnections();
-              setTimeout(() => s.closeAllConnections(), 2000).unref();
-            }),
-        ),
-      );
+      return server;
     },
-  };
+    port,
+    hosts,
+    log,
+    'LocalSend HTTPS',
+  );
 }
