@@ -266,6 +266,8 @@ export class Ssdp {
   private readonly listeners = new Set<(a: ReceivedAnnouncement) => void>();
   /** Sockets of our own M-SEARCHes, open for MX + 1 seconds to collect the answers. */
   private readonly searchSockets = new Set<Socket>();
+  /** The searches asked for (ST → MX): sent again whenever the sockets are bound anew. */
+  private readonly searches = new Map<string, number>();
   /** Counters for tests and debugging. */
   readonly stats = { searches: 0, answered: 0, dropped: 0, replies: 0 };
 
@@ -289,6 +291,7 @@ export class Ssdp {
     this.watch = null;
     for (const socket of this.searchSockets) closeQuietly(socket);
     this.searchSockets.clear();
+    this.searches.clear();
     this.listeners.clear();
     await this.unbind(true);
   }
@@ -310,10 +313,16 @@ export class Ssdp {
   /**
    * Sends one multicast M-SEARCH for `st` from each served address, each from a socket of its own on
    * an ephemeral port (answers come back to that port; port 1900 is shared with other stacks), and
-   * hands the answers to the announcement listeners for MX + 1 seconds.
+   * hands the answers to the announcement listeners for MX + 1 seconds. Sent again after each re-bind
+   * (an address came or changed: a new network may hold other devices).
    */
   search(st: string, mx = 3): void {
     if (this.stopped) return;
+    this.searches.set(st, mx);
+    if (this.server) this.sendSearch(st, mx);
+  }
+
+  private sendSearch(st: string, mx: number): void {
     for (const local of this.served) {
       const socket = createSocket({ type: 'udp4' });
       this.searchSockets.add(socket);
@@ -416,6 +425,7 @@ export class Ssdp {
       ]);
       this.server = server;
       opts.log.info({ addresses: served.map((a) => a.address), udn: opts.udn }, 'SSDP announcing');
+      for (const [st, mx] of this.searches) this.sendSearch(st, mx);
     } catch (err) {
       opts.log.error({ err }, 'SSDP could not start; will retry');
       abandoned = true;
