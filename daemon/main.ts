@@ -17,6 +17,7 @@ import { MdnsAdvertiser } from './mdns.js';
 import { createRemoteApi } from './http/remote-api.js';
 import { createWebRouter, loadWebAssets } from './http/web-routes.js';
 import { MediaServer, serverHeader } from './upnp/media-server.js';
+import { RendererDiscovery } from './upnp/renderer-discovery.js';
 import { createConnectionManager } from './upnp/connection-manager.js';
 import { createRegistrar } from './upnp/registrar.js';
 import { createContentDirectory } from './upnp/content-directory.js';
@@ -118,8 +119,9 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor, quirksFor: (req) => profileOf(req).quirks, uploads });
     stops.push({ name: 'content directory', stop: async () => contentDirectory.close() });
     const upnp = new MediaServer({ config, log: log.child({ module: 'upnp' }), services: [contentDirectory, connectionManager, registrar], version: VERSION, stateDir: library.stateDir, dlnaCaps: uploads.enabled ? UPLOAD_DLNA_CAPS : [] });
+    let renderers: RendererDiscovery | null = null;
     // --- end UPnP ---
-    const remote = createRemoteApi({ catalog: library.catalog, log: log.child({ module: 'events' }) });
+    const remote = createRemoteApi({ catalog: library.catalog, log: log.child({ module: 'events' }), renderers: () => renderers?.list() ?? [] });
     const web = await loadWebAssets(path.join(PACKAGE_ROOT, 'dist', 'web'), log.child({ module: 'web' }));
     const app = createApp({
       log: log.child({ module: 'http' }),
@@ -137,6 +139,13 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     // After listen (SSDP announces the HTTP port); stopped before HTTP, so ssdp:byebye goes out first.
     await upnp.start();
     stops.push({ name: 'upnp', stop: () => upnp.stop() });
+    // The MediaRenderers on --interface's LAN: their device descriptions feed profile matching.
+    if (config.interface && upnp.ssdpChannel) {
+      const discovery = new RendererDiscovery({ ssdp: upnp.ssdpChannel, profiles, ownAddresses: () => new Set(bindAddresses(config.interface) ?? []), userAgent: serverHeader(VERSION), log: log.child({ module: 'renderers' }) });
+      discovery.start();
+      renderers = discovery;
+      stops.push({ name: 'renderer discovery', stop: () => discovery.stop() });
+    }
     // Probing a name takes ~750 ms (RFC 6762): it runs while the daemon already serves. Stopped
     // before HTTP closes, so the goodbye packets go out while the port still answers.
     const mdnsStarted = mdns.start().then(

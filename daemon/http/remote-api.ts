@@ -1,5 +1,6 @@
 // What the web remote needs beyond the JSON API: live catalogue changes as server-sent events
-// (`GET /api/v1/events`) and the devices that pushed tracks (`GET /api/v1/devices`).
+// (`GET /api/v1/events`) and the devices: those that pushed tracks and the UPnP renderers on the LAN
+// (`GET /api/v1/devices`).
 import { PassThrough } from 'node:stream';
 import Router from '@koa/router';
 import type { Catalog, CatalogChange } from '../library/catalog.js';
@@ -13,6 +14,8 @@ export interface RemoteApiDeps {
   maxClients?: number;
   /** A comment line this often keeps proxies, NATs and the server's idle timeout from closing the stream. */
   heartbeatMs?: number;
+  /** The MediaRenderers on the LAN now (upnp/renderer-discovery.ts); none without it. */
+  renderers?: () => RendererDeviceJson[];
 }
 
 export interface RemoteApi {
@@ -37,6 +40,20 @@ export interface DeviceJson {
   trackCount: number;
   /** When this device last pushed a track (ISO 8601). */
   lastAddedAt: string;
+}
+
+/** A UPnP MediaRenderer on the LAN, as upnp/renderer-discovery.ts knows it. */
+export interface RendererDeviceJson {
+  udn: string;
+  friendlyName: string | null;
+  manufacturer: string | null;
+  modelName: string | null;
+  address: string;
+  /** Where a "play to" would send AVTransport actions; null when the renderer has none. */
+  avTransportControlUrl: string | null;
+  /** The renderer profile its description matched. */
+  profile: string;
+  lastSeenAt: string;
 }
 
 /** More ids than this in one change are not listed: the page reloads its view either way. */
@@ -124,7 +141,7 @@ export function createRemoteApi(deps: RemoteApiDeps): RemoteApi {
       const items = [...by.values()].sort((a, b) => (a.lastAddedAt < b.lastAddedAt ? 1 : a.lastAddedAt > b.lastAddedAt ? -1 : a.name.localeCompare(b.name)));
       devices = { updateId: catalog.updateId, items };
     }
-    ctx.body = { items: devices.items };
+    ctx.body = { items: devices.items, renderers: deps.renderers?.() ?? [] };
   });
 
   return {

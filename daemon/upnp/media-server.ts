@@ -81,6 +81,11 @@ export class MediaServer {
     return this.udnValue;
   }
 
+  /** The SSDP layer, once started: renderer discovery listens and searches through it. */
+  get ssdpChannel(): Ssdp | null {
+    return this.ssdp;
+  }
+
   router(): Router {
     const router = new Router({ methods: ['HEAD', 'OPTIONS', 'GET', 'POST', 'SUBSCRIBE', 'UNSUBSCRIBE'] });
     const xml = (ctx: Context, body: string) => {

@@ -3,8 +3,10 @@
 // any source at once, unthrottled, checks only that MAN/MX/ST exist, and (with allowWildcards) builds a
 // RegExp from the searcher's ST. Ours answer only searchers on a served interface's subnet, with a
 // valid MAN and MX, after a random delay of up to MX (≤ 5) seconds, rate-limited per source.
+// Other devices' NOTIFYs and the answers to our own M-SEARCH are parsed here too (strictly, like
+// searches) and handed to listeners (`onAnnouncement`), only from sources on a served subnet.
 import { createRequire } from 'node:module';
-import type { RemoteInfo, Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Logger } from '../log.js';
@@ -63,17 +65,21 @@ export interface SearchRequest {
 
 /** Largest datagram we read as a search: real ones are a few hundred bytes. */
 const MAX_SEARCH_BYTES = 4096;
+/** Largest NOTIFY or search response we read (real ones are well under 1 KB; a few vendors add headers). */
+const MAX_ANNOUNCEMENT_BYTES = 8192;
 const MAX_HEADERS = 32;
+/** Headers that would be ambiguous if repeated: the datagram is refused instead. */
+const SEARCH_SINGLE_HEADERS: ReadonlySet<string> = new Set(['MAN', 'ST', 'MX', 'HOST']);
+const ANNOUNCEMENT_SINGLE_HEADERS: ReadonlySet<string> = new Set(['NT', 'NTS', 'ST', 'USN', 'LOCATION', 'CACHE-CONTROL']);
 
 /**
- * Parses an M-SEARCH datagram, or returns null for anything else or anything malformed: NULs, a
- * header line without a colon, a repeated MAN/ST/MX/HOST (which one would count?), too many lines.
+ * The start line and upper-cased headers of an SSDP datagram, or null when malformed: NULs, a header
+ * line without a colon, one of `single` repeated (which one would count?), too many lines.
  */
-export function parseSearch(msg: Buffer): SearchRequest | null {
-  if (msg.length > MAX_SEARCH_BYTES || msg.includes(0)) return null;
+function parseDatagram(msg: Buffer, maxBytes: number, single: ReadonlySet<string>): { start: string; headers: Map<string, string> } | null {
+  if (msg.length > maxBytes || msg.includes(0)) return null;
   // latin1 never throws and maps bytes 1:1; the fields we read are ASCII, anything else fails to match.
   const lines = msg.toString('latin1').split(/\r?\n/);
-  if (!/^M-SEARCH \* HTTP\/1\.[01]$/.test(lines[0] ?? '')) return null;
   const headers = new Map<string, string>();
   // A datagram is the whole message, so a missing final blank line (some stacks omit it) is fine.
   for (let i = 1; i < lines.length; i++) {
@@ -85,12 +91,81 @@ export function parseSearch(msg: Buffer): SearchRequest | null {
     const name = line.slice(0, colon).trim().toUpperCase();
     const value = line.slice(colon + 1).trim();
     if (headers.has(name)) {
-      if (name === 'MAN' || name === 'ST' || name === 'MX' || name === 'HOST') return null;
+      if (single.has(name)) return null;
       continue;
     }
     headers.set(name, value);
   }
-  return { headers };
+  return { start: lines[0] ?? '', headers };
+}
+
+/**
+ * Parses an M-SEARCH datagram, or returns null for anything else or anything malformed: NULs, a
+ * header line without a colon, a repeated MAN/ST/MX/HOST (which one would count?), too many lines.
+ */
+export function parseSearch(msg: Buffer): SearchRequest | null {
+  const d = parseDatagram(msg, MAX_SEARCH_BYTES, SEARCH_SINGLE_HEADERS);
+  if (!d || !/^M-SEARCH \* HTTP\/1\.[01]$/.test(d.start)) return null;
+  return { headers: d.headers };
+}
+
+/** Another device's NOTIFY (ssdp:alive / ssdp:byebye) or an answer to our M-SEARCH. */
+export interface Announcement {
+  kind: 'alive' | 'byebye' | 'response';
+  /** NT of a NOTIFY, ST of a response: the device or service type announced. */
+  type: string;
+  usn: string;
+  /** `uuid:…`, the part of USN before `::`. */
+  udn: string;
+  /** Null for byebye. */
+  location: string | null;
+  /** CACHE-CONTROL max-age; null when absent or unreadable. */
+  maxAgeSeconds: number | null;
+}
+
+/** One announcement as a listener gets it: where it came from and which served address's subnet that is. */
+export interface ReceivedAnnouncement extends Announcement {
+  /** The datagram's source address (IPv4, normalized). */
+  from: string;
+  local: LocalAddress;
+}
+
+const UDN_OF_USN = /^(uuid:[^:\s]{1,128})(?:::.*)?$/i;
+
+/**
+ * Parses a NOTIFY or a search response, or returns null for anything else or anything malformed:
+ * the rules of parseSearch, plus a USN that starts with a `uuid:` and, for alive and responses, a
+ * LOCATION. LOCATION is not checked here: whoever fetches it decides what it may point at.
+ */
+export function parseAnnouncement(msg: Buffer): Announcement | null {
+  const d = parseDatagram(msg, MAX_ANNOUNCEMENT_BYTES, ANNOUNCEMENT_SINGLE_HEADERS);
+  if (!d) return null;
+  const h = d.headers;
+  let kind: Announcement['kind'];
+  let type: string | undefined;
+  if (/^NOTIFY \* HTTP\/1\.[01]$/.test(d.start)) {
+    const nts = h.get('NTS')?.toLowerCase();
+    if (nts === 'ssdp:alive') kind = 'alive';
+    else if (nts === 'ssdp:byebye') kind = 'byebye';
+    else return null; // ssdp:update and unknown ones
+    type = h.get('NT');
+  } else if (/^HTTP\/1\.[01] 200\b/.test(d.start)) {
+    kind = 'response';
+    type = h.get('ST');
+  } else return null;
+  if (type === undefined || type === '' || type.length > 256) return null;
+  const usn = h.get('USN') ?? '';
+  const m = UDN_OF_USN.exec(usn);
+  if (!m || usn.length > 512) return null;
+  const location = h.get('LOCATION') ?? null;
+  if (kind !== 'byebye' && (location === null || location === '')) return null;
+  const age = /(?:^|[,\s])max-age\s*=\s*"?(\d{1,9})"?/i.exec(h.get('CACHE-CONTROL') ?? '');
+  return { kind, type, usn, udn: m[1]!.toLowerCase(), location: kind === 'byebye' ? null : location, maxAgeSeconds: age ? Number(age[1]) : null };
+}
+
+/** An M-SEARCH for `st` (UDA 1.1 §1.3.2), multicast, MX seconds. */
+export function searchMessage(st: string, mx: number, server: string): Buffer {
+  return Buffer.from(['M-SEARCH * HTTP/1.1', 'HOST: 239.255.255.250:1900', 'MAN: "ssdp:discover"', `MX: ${mx}`, `ST: ${st}`, `USER-AGENT: ${server}`, '', ''].join('\r\n'), 'latin1');
 }
 
 export type SearchDecision =
@@ -162,6 +237,14 @@ export function servedAddresses(iface: string | null, all: LocalAddress[] = loca
   return all.filter((a) => a.family === 'IPv4' && (iface ? a.iface === iface : !a.internal));
 }
 
+function closeQuietly(socket: Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // already closed
+  }
+}
+
 /** How long identical datagrams from one source count as one (multicast loopback, several sockets). */
 const DUPLICATE_WINDOW_MS = 200;
 /** Replies waiting for their random delay, across all sources. */
@@ -180,6 +263,11 @@ export class Ssdp {
   private watch: NodeJS.Timeout | null = null;
   private stopped = false;
   private warnedNoAddress = false;
+  private readonly listeners = new Set<(a: ReceivedAnnouncement) => void>();
+  /** Sockets of our own M-SEARCHes, open for MX + 1 seconds to collect the answers. */
+  private readonly searchSockets = new Set<Socket>();
+  /** The searches asked for (ST → MX): sent again whenever the sockets are bound anew. */
+  private readonly searches = new Map<string, number>();
   /** Counters for tests and debugging. */
   readonly stats = { searches: 0, answered: 0, dropped: 0, replies: 0 };
 
@@ -201,7 +289,70 @@ export class Ssdp {
     this.stopped = true;
     if (this.watch) clearInterval(this.watch);
     this.watch = null;
+    for (const socket of this.searchSockets) closeQuietly(socket);
+    this.searchSockets.clear();
+    this.searches.clear();
+    this.listeners.clear();
     await this.unbind(true);
+  }
+
+  /** The served interfaces' IPv4 addresses now (what the sockets were bound for). */
+  servedAddresses(): readonly LocalAddress[] {
+    return this.served;
+  }
+
+  /**
+   * Calls `listener` with every well-formed NOTIFY and search response from a source on a served
+   * subnet (other devices' and, for NOTIFY, our own). Returns the way to stop listening.
+   */
+  onAnnouncement(listener: (a: ReceivedAnnouncement) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Sends one multicast M-SEARCH for `st` from each served address, each from a socket of its own on
+   * an ephemeral port (answers come back to that port; port 1900 is shared with other stacks), and
+   * hands the answers to the announcement listeners for MX + 1 seconds. Sent again after each re-bind
+   * (an address came or changed: a new network may hold other devices).
+   */
+  search(st: string, mx = 3): void {
+    if (this.stopped) return;
+    this.searches.set(st, mx);
+    if (this.server) this.sendSearch(st, mx);
+  }
+
+  private sendSearch(st: string, mx: number): void {
+    for (const local of this.served) {
+      const socket = createSocket({ type: 'udp4' });
+      this.searchSockets.add(socket);
+      const close = () => {
+        this.searchSockets.delete(socket);
+        closeQuietly(socket);
+      };
+      socket.on('error', (err) => {
+        this.opts.log.debug({ err, from: local.address }, 'SSDP: search socket error');
+        close();
+      });
+      socket.on('message', (msg, rinfo) => this.onAnnouncementDatagram(msg, rinfo));
+      socket.bind(0, local.address, () => {
+        try {
+          socket.setMulticastInterface(local.address);
+          socket.setMulticastTTL(2);
+          socket.send(searchMessage(st, mx, this.opts.server), 1900, '239.255.255.250', (err) => {
+            if (err) this.opts.log.debug({ err, from: local.address }, 'SSDP: search not sent');
+          });
+          this.opts.log.debug({ from: local.address, st, mx }, 'SSDP: searching');
+        } catch (err) {
+          this.opts.log.debug({ err, from: local.address }, 'SSDP: search not sent');
+          close();
+          return;
+        }
+        const t = setTimeout(close, (mx + 1) * 1000);
+        t.unref();
+      });
+      socket.unref();
+    }
   }
 
   private key(addrs: LocalAddress[]): string {
@@ -274,6 +425,7 @@ export class Ssdp {
       ]);
       this.server = server;
       opts.log.info({ addresses: served.map((a) => a.address), udn: opts.udn }, 'SSDP announcing');
+      for (const [st, mx] of this.searches) this.sendSearch(st, mx);
     } catch (err) {
       opts.log.error({ err }, 'SSDP could not start; will retry');
       abandoned = true;
@@ -333,9 +485,27 @@ export class Ssdp {
   /** Every datagram on the SSDP sockets. Nothing here may throw: it runs in a socket callback. */
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     try {
-      this.handleSearch(msg, rinfo);
+      if (msg.length >= 7 && msg.toString('latin1', 0, 7) === 'NOTIFY ') this.onAnnouncementDatagram(msg, rinfo);
+      else this.handleSearch(msg, rinfo);
     } catch (err) {
       this.opts.log.warn({ err, from: rinfo.address }, 'SSDP: datagram handling failed');
+    }
+  }
+
+  /** A NOTIFY or a search response: parsed and handed to the listeners when it comes from a served subnet. */
+  private onAnnouncementDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.listeners.size === 0 || rinfo.family !== 'IPv4') return;
+    const from = normalizeIp(rinfo.address);
+    const local = this.served.find((a) => inIpv4Subnet(from, a));
+    if (!local) return;
+    const a = parseAnnouncement(msg);
+    if (!a) return;
+    for (const listener of this.listeners) {
+      try {
+        listener({ ...a, from, local });
+      } catch (err) {
+        this.opts.log.warn({ err, from }, 'SSDP: announcement listener failed');
+      }
     }
   }
 

@@ -128,6 +128,8 @@ describe('live events and devices (/api/v1/events, /api/v1/devices)', () => {
         { name: 'Pixel 8', trackCount: 3, lastAddedAt: '2024-02-01T00:00:00.000Z' },
         // a2 (iPhone's only track) was removed above; folder tracks have no device
       ],
+      // no renderer discovery in this test
+      renderers: [],
     });
     catalog.upsert([track('c1', 'iPhone', '2024-03-01T00:00:00.000Z')]);
     const after = (await (await fetch(`http://127.0.0.1:${port}/api/v1/devices`)).json()) as { items: Array<{ name: string }> };
