@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Logger } from '../log.js';
 import { foldText, type Catalog, type CatalogChange } from './catalog.js';
 import { ignoreMissing, mkdirDurable, syncDir, writeFileDurable } from './durable.js';
-import { LibraryError } from './errors.js';
+import { isDiskFull, LibraryError } from './errors.js';
 import { Mutex } from './mutex.js';
 import { parsePlaylist, PlaylistParseError, type EntryHint, type PlaylistFormat } from './playlist-parse.js';
 import type { StoredTrack } from './track.js';
@@ -294,8 +294,13 @@ export class PlaylistStore {
     this.catalog.notePlaylistChange(ids);
   }
 
-  private write(p: Playlist): Promise<void> {
-    return writeFileDurable(path.join(this.dir, `${p.id}.json`), JSON.stringify({ version: FILE_VERSION, ...p }));
+  private async write(p: Playlist): Promise<void> {
+    try {
+      await writeFileDurable(path.join(this.dir, `${p.id}.json`), JSON.stringify({ version: FILE_VERSION, ...p }));
+    } catch (err) {
+      if (isDiskFull(err)) throw new LibraryError('disk_full', 'the disk is full; the playlist was not stored');
+      throw err;
+    }
   }
 
   /** Open entries whose file was received under that name. True when any changed. */
