@@ -116,7 +116,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
       { enabled: config.pin === null },
     );
     stops.push({ name: 'dlna uploads', stop: async () => uploads.close() });
-    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor, quirksFor: (req) => profileOf(req).quirks, uploads });
+    const contentDirectory = createContentDirectory({ catalog: library.catalog, log: log.child({ module: 'cds' }), artAvailable: artwork.available, resourcesFor, quirksFor: (req) => profileOf(req).quirks, uploads, playlists: library.playlists });
     stops.push({ name: 'content directory', stop: async () => contentDirectory.close() });
     const upnp = new MediaServer({ config, log: log.child({ module: 'upnp' }), services: [contentDirectory, connectionManager, registrar], version: VERSION, stateDir: library.stateDir, dlnaCaps: uploads.enabled ? UPLOAD_DLNA_CAPS : [] });
     let renderers: RendererDiscovery | null = null;
@@ -168,7 +168,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
           idleMs: config.localsendSessionIdleS * 1000,
           onEnd: (s, reason) => lsLog.info({ sessionId: s.id, device: s.sender.device, reason }, 'LocalSend transfer ended'),
         });
-        const lsApp = createLocalSendApp({ identity, alias: config.name, ingest: library.ingest, sessions, pin: config.pin, log: lsLog });
+        const lsApp = createLocalSendApp({ identity, alias: config.name, ingest: library.ingest, playlists: library.playlists, sessions, pin: config.pin, log: lsLog });
         const lsHttps = await listenLocalSend(lsApp, identity, config.localsendPort, binds, lsLog);
         stops.push({ name: 'localsend https', stop: () => lsHttps.close() });
         // Stopped before HTTPS closes: uploads still running are cut, so the server need not wait for them.

@@ -5,7 +5,8 @@ import type { Library } from '../library/library.js';
 import { SORT_KEYS, type Album, type Sort, type SortKey } from '../library/catalog.js';
 import { publicTrack, type StoredTrack } from '../library/track.js';
 import { readEmbeddedArt } from '../library/tags.js';
-import { handlePush } from '../push/http-upload.js';
+import { handlePlaylistPush, handlePush } from '../push/http-upload.js';
+import type { Playlist } from '../library/playlists.js';
 import { assertMayWrite, type WritePolicy } from './access.js';
 import { ApiError } from './errors.js';
 import { serveFile } from './stream.js';
@@ -47,6 +48,18 @@ export type AlbumJson = Album & { hasArt: boolean; artUrl: string | null };
 
 function albumJson(a: Album): AlbumJson {
   return { ...a, hasArt: a.artTrackId !== null, artUrl: a.artTrackId ? `/api/v1/tracks/${a.artTrackId}/art` : null };
+}
+
+/** A playlist as the API lists it. */
+export interface PlaylistJson {
+  id: string;
+  name: string;
+  device: string | null;
+  createdAt: string;
+  format: Playlist['format'];
+  entryCount: number;
+  /** Entries matched to a track in the library (each track counted once), as the UPnP tree lists them. */
+  trackCount: number;
 }
 
 export function createApiRouter(deps: ApiDeps): Router {
@@ -121,6 +134,41 @@ export function createApiRouter(deps: ApiDeps): Router {
       return;
     }
     throw new ApiError(404, 'no_art', 'this track has no cover art');
+  });
+
+  const playlists = library.playlists;
+  const playlistJson = (p: Playlist): PlaylistJson => ({ id: p.id, name: p.name, device: p.device, createdAt: p.createdAt, format: p.format, entryCount: p.entries.length, trackCount: playlists.tracksOf(p).length });
+  const playlist = (ctx: Context): Playlist => {
+    const p = playlists.get(String(ctx.params.id));
+    if (!p) throw new ApiError(404, 'not_found', 'no such playlist');
+    return p;
+  };
+
+  router.get('/playlists', (ctx) => {
+    const all = playlists.list();
+    ctx.body = { total: all.length, items: all.map(playlistJson) };
+  });
+
+  router.post('/playlists', async (ctx) => {
+    assertMayWrite(ctx, deps.write);
+    await handlePlaylistPush(ctx, playlists, playlistJson);
+  });
+
+  router.get('/playlists/:id', (ctx) => {
+    const p = playlist(ctx);
+    ctx.body = {
+      ...playlistJson(p),
+      entries: p.entries.map((e) => {
+        const t = e.trackId !== null ? catalog.get(e.trackId) : undefined;
+        return { trackId: t ? t.id : null, hint: e.hint, track: t ? publicTrack(t) : null };
+      }),
+    };
+  });
+
+  router.delete('/playlists/:id', async (ctx) => {
+    assertMayWrite(ctx, deps.write);
+    await playlists.remove(playlist(ctx).id);
+    ctx.status = 204;
   });
 
   router.get('/artists', (ctx) => {

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 
 const STATUS: Record<LibraryErrorCode, number> = {
   not_audio: 415,
+  not_playlist: 415,
   too_large: 413,
   disk_full: 507,
   checksum_mismatch: 422,

@@ -55,6 +55,8 @@ export interface CatalogChange {
   updateId: number;
   added: StoredTrack[];
   removed: StoredTrack[];
+  /** Playlists added, removed or re-resolved (library/playlists.ts); absent when none changed. */
+  playlists?: readonly string[];
 }
 
 /** Case- and accent-insensitive key for ordering and matching text. */
@@ -162,10 +164,15 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return removed;
   }
 
-  private changed(added: StoredTrack[], removed: StoredTrack[]): void {
+  /** Playlists changed: one change event without tracks, so the views built on them are refreshed too. */
+  notePlaylistChange(ids: readonly string[]): void {
+    if (ids.length) this.changed([], [], ids);
+  }
+
+  private changed(added: StoredTrack[], removed: StoredTrack[], playlists?: readonly string[]): void {
     this._updateId++;
-    this.sortedCache.clear();
-    const change: CatalogChange = { updateId: this._updateId, added, removed };
+    if (added.length || removed.length) this.sortedCache.clear();
+    const change: CatalogChange = { updateId: this._updateId, added, removed, ...(playlists ? { playlists } : {}) };
     // One failing listener must not break the others or the push that caused the change.
     for (const listener of this.listeners('change')) {
       try {

@@ -2,6 +2,7 @@
 
 export type LibraryErrorCode =
   | 'not_audio'
+  | 'not_playlist'
   | 'too_large'
   | 'disk_full'
   | 'checksum_mismatch'

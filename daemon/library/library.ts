@@ -8,6 +8,7 @@ import { Catalog } from './catalog.js';
 import { CatalogStore } from './store.js';
 import { Ingest } from './ingest.js';
 import { Scanner } from './scanner.js';
+import { PlaylistStore } from './playlists.js';
 import { LibraryError } from './errors.js';
 import { STORE_ROOT, type StoredTrack } from './track.js';
 import { isContainedRelative } from './paths.js';
@@ -57,6 +58,7 @@ export class Library {
   readonly store: CatalogStore;
   readonly ingest: Ingest;
   readonly scanner: Scanner;
+  readonly playlists: PlaylistStore;
   readonly stateDir: string;
   private readonly lockFile: string;
   private locked = false;
@@ -73,6 +75,7 @@ export class Library {
     this.ingest = new Ingest({ dataDir: opts.dataDir, maxBytes: opts.maxUploadBytes, minFreeBytes: opts.minFreeBytes }, this.catalog, this.store, ffmpeg, log.child({ module: 'ingest' }));
     this.scanner = new Scanner(opts.musicDirs, this.ingest.musicDir, this.catalog, this.store, log.child({ module: 'scanner' }));
     this.store.setSnapshotSource(() => this.catalog.all());
+    this.playlists = new PlaylistStore(opts.dataDir, this.catalog, log.child({ module: 'playlists' }));
   }
 
   /** Locks the data dir, clears leftovers of interrupted pushes and loads the catalogue. */
@@ -92,7 +95,8 @@ export class Library {
     const { tracks, recovered } = await this.store.load();
     this.catalog.load(tracks, this.store.lastSeq);
     if (recovered) this.store.markDirty();
-    this.log.info({ tracks: this.catalog.size }, 'catalogue loaded');
+    await this.playlists.load();
+    this.log.info({ tracks: this.catalog.size, playlists: this.playlists.size }, 'catalogue loaded');
   }
 
   /** Background work after the servers are up: reconcile with the disk, then watch music folders. */
@@ -121,6 +125,7 @@ export class Library {
 
   async close(): Promise<void> {
     await this.scanner.stop();
+    await this.playlists.close();
     try {
       await this.store.close();
     } finally {

@@ -4,6 +4,8 @@ import busboy from 'busboy';
 import type { Context } from 'koa';
 import { PassThrough } from 'node:stream';
 import type { Ingest, IngestResult } from '../library/ingest.js';
+import type { Playlist, PlaylistStore } from '../library/playlists.js';
+import { MAX_PLAYLIST_BYTES } from '../library/playlist-parse.js';
 import { LibraryError } from '../library/errors.js';
 import { publicTrack, type Track } from '../library/track.js';
 import { ApiError, errorBody, statusOf } from '../http/errors.js';
@@ -140,4 +142,58 @@ async function handleMultipart(ctx: Context, ingest: Ingest, device: string): Pr
   ctx.status = created ? 201 : anyOk ? 200 : body[0]!.status;
   const first = body[0] as { error?: { code: string; message: string } };
   ctx.body = anyOk ? { results: body } : { error: first.error, results: body };
+}
+
+/** Reads a whole body, refusing it past `limit` bytes (413) as soon as that is certain. */
+async function readLimited(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) throw new ApiError(413, 'too_large', `a playlist file is at most ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The one file of a multipart form, with its name. */
+function firstFormFile(ctx: Context, limit: number): Promise<{ bytes: Buffer; fileName: string | null }> {
+  let bb: busboy.Busboy;
+  try {
+    bb = busboy({ headers: ctx.req.headers, limits: { files: 1, fields: 10, fieldSize: 4096, parts: 12, headerPairs: 50, fileSize: limit + 1 } });
+  } catch (err) {
+    throw new ApiError(400, 'bad_request', `malformed multipart body: ${(err as Error).message}`);
+  }
+  return new Promise((resolve, reject) => {
+    let got: Promise<{ bytes: Buffer; fileName: string | null }> | null = null;
+    bb.on('file', (_field, stream, info) => {
+      if (got) return void stream.resume();
+      got = readLimited(stream, limit).then((bytes) => ({ bytes, fileName: info.filename || null }));
+      got.catch(() => stream.resume());
+    });
+    bb.on('error', (err: Error) => reject(new ApiError(400, 'bad_request', `malformed multipart body: ${err.message}`)));
+    bb.on('close', () => (got ? got.then(resolve, reject) : reject(new ApiError(400, 'no_file', 'the form held no file'))));
+    ctx.req.on('aborted', () => reject(new LibraryError('aborted', 'the client went away')));
+    ctx.req.pipe(bb);
+  });
+}
+
+/**
+ * Playlist push: `POST /api/v1/playlists` with the file as the raw body (name in X-Filename) or as
+ * the one file of a multipart form. 201 with the playlist once it is on disk, 200 for one already stored.
+ */
+export async function handlePlaylistPush(ctx: Context, playlists: Pick<PlaylistStore, 'add'>, toJson: (p: Playlist) => unknown): Promise<void> {
+  const length = Number(ctx.get('Content-Length') || NaN);
+  if (length > MAX_PLAYLIST_BYTES * 2) throw new ApiError(413, 'too_large', `a playlist file is at most ${MAX_PLAYLIST_BYTES} bytes`);
+  if (/100-continue/i.test(ctx.get('Expect'))) {
+    ctx.res.writeContinue();
+    ctx.state.continued = true;
+  }
+  const type = ctx.get('Content-Type').toLowerCase();
+  const { bytes, fileName } = type.startsWith('multipart/form-data')
+    ? await firstFormFile(ctx, MAX_PLAYLIST_BYTES)
+    : { bytes: await readLimited(ctx.req as AsyncIterable<Buffer>, MAX_PLAYLIST_BYTES), fileName: decodeHeaderName(ctx.get('X-Filename')) };
+  const r = await playlists.add(bytes, { fileName, device: deviceLabel(ctx) });
+  ctx.status = r.duplicate ? 200 : 201;
+  ctx.body = { playlist: toJson(r.playlist), duplicate: r.duplicate };
 }

@@ -10,7 +10,7 @@ import { foldText } from '../library/catalog.js';
 import { protocolInfoFor } from '../media/dlna.js';
 import { artPathOf, mediaPathOf } from '../http/media-routes.js';
 import { parseFilter, writeDidl, type DidlObject, type DidlQuirks } from './didl.js';
-import { ALL_TRACKS_ID, MUSIC_ID, ObjectTree, UPLOADS_ID, UPNP_CLASS, parseSortCriteria, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
+import { ALL_TRACKS_ID, MUSIC_ID, ObjectTree, UPLOADS_ID, UPNP_CLASS, parseSortCriteria, type PlaylistSource, type SortSpec, type TracksText, type TreeContainer, type TreeObject } from './object-tree.js';
 import { parseSearchCriteria, SEARCH_PROPERTIES, type SearchExpr, type SearchProperty } from './search-criteria.js';
 import { buildScpd, extendScpd, type ScpdArgument } from './scpd.js';
 import { DlnaUploads, UPLOADS_CREATE_CLASSES, UPLOADS_OCM } from './uploads.js';
@@ -48,6 +48,8 @@ export interface ContentDirectoryDeps {
   quirksFor?: (req: UpnpRequestInfo) => ReadonlySet<Quirk>;
   /** DLNA upload (CreateObject, ImportResource…); without it those actions are refused. */
   uploads?: DlnaUploads;
+  /** Playlists for m/playlists; without them the container is empty. */
+  playlists?: PlaylistSource;
 }
 
 export interface ContentDirectory extends UpnpService {
@@ -290,7 +292,7 @@ const SEARCH_CACHE_ENTRIES = 8;
 
 export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirectory {
   const { catalog, log } = deps;
-  const tree = new ObjectTree(catalog);
+  const tree = new ObjectTree(catalog, deps.playlists ?? null);
   const listeners = new Set<(changed: Record<string, string | number>) => void>();
   const searchCache = new Map<string, SearchResult>();
   const quirksOf = (req: UpnpRequestInfo): ReadonlySet<Quirk> => deps.quirksFor?.(req) ?? NO_QUIRKS;

@@ -11,7 +11,7 @@
 //      ├─ m/folders/<h>               the on-disk layout: the store's music/ and each music folder
 //      ├─ m/recent                    the newest 200 tracks, newest first
 //      ├─ m/pushed/<h>                tracks per pushing device, newest first
-//      └─ m/playlists                 empty for now
+//      └─ m/playlists/<playlistId>    playlists pushed from phones → their resolved tracks in playlist order
 //   └─ u  Uploads                     tracks that came in by DLNA upload, newest first (always the last
 //                                     child of 0: gupnp-upload picks the last writable one)
 //
@@ -32,6 +32,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { albumIdOf, type Catalog, type CatalogChange } from '../library/catalog.js';
 import { STORE_ROOT, type StoredTrack } from '../library/track.js';
+import type { Playlist } from '../library/playlists.js';
 import { UpnpError } from './service.js';
 
 export const ROOT_ID = '0';
@@ -132,6 +133,16 @@ export function parseSortCriteria(raw: string | undefined): SortSpec[] {
 }
 
 const HEX16 = /^[0-9a-f]{16}$/;
+
+/** The playlists shown under m/playlists (library/playlists.ts's PlaylistStore). */
+export interface PlaylistSource {
+  list(): Playlist[];
+  get(id: string): Playlist | undefined;
+  /** Its resolved tracks, in playlist order, each once. */
+  tracksOf(p: Playlist): StoredTrack[];
+}
+
+export const PLAYLISTS_ID = 'm/playlists';
 
 function hex16(s: string): string {
   return createHash('sha1').update(s).digest('hex').slice(0, 16);
@@ -253,8 +264,13 @@ export class ObjectTree {
   /** ContainerUpdateID per container that changed since start; others report `baseUpdateId`. */
   private readonly updateIds = new Map<string, number>();
   private readonly baseUpdateId: number;
+  /** Resolved tracks per playlist id, built on first use after a change. */
+  private playlistTracks = new Map<string, StoredTrack[]>();
 
-  constructor(private readonly catalog: Catalog) {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly playlists: PlaylistSource | null = null,
+  ) {
     this.baseUpdateId = catalog.updateId;
   }
 
@@ -267,7 +283,13 @@ export class ObjectTree {
    * its ancestors up to `m` count too, since the childCount they show for it may have changed.
    */
   applyChange(change: CatalogChange): string[] {
-    this.invalidate();
+    const tracksChanged = change.added.length > 0 || change.removed.length > 0;
+    if (tracksChanged) this.invalidate();
+    else {
+      // Only playlists changed: every other view still stands.
+      this.playlistTracks.clear();
+      this.sortCache.clear();
+    }
     if (this.titleOrder) this.titleOrder = this.patchTitleOrder(this.titleOrder, change);
     const ids = new Set<string>();
     let recentChanged = this.recentCutoff === null;
@@ -277,6 +299,7 @@ export class ObjectTree {
         if (!recentChanged && t.addedAt >= this.recentCutoff!) recentChanged = true;
       }
     }
+    for (const id of this.playlistsOf(change)) ids.add(id);
     if (recentChanged && (change.added.length || change.removed.length)) {
       ids.add(RECENT_ID);
       // The list may now reach further back than the old cutoff: unknown until it is built again.
@@ -294,7 +317,25 @@ export class ObjectTree {
     return this.updateIds.get(id) ?? this.baseUpdateId;
   }
 
+  /** Playlist containers whose listing this change touches: the playlists named, and those holding a changed track. */
+  private playlistsOf(change: CatalogChange): string[] {
+    if (!this.playlists) return [];
+    const out = new Set<string>();
+    for (const id of change.playlists ?? []) out.add(`${PLAYLISTS_ID}/${id}`);
+    if (change.added.length || change.removed.length) {
+      const touched = new Set<string>();
+      for (const t of change.added) touched.add(t.id);
+      for (const t of change.removed) touched.add(t.id);
+      for (const p of this.playlists.list()) {
+        if (p.entries.some((e) => e.trackId !== null && touched.has(e.trackId))) out.add(`${PLAYLISTS_ID}/${p.id}`);
+      }
+    }
+    if (out.size) out.add(PLAYLISTS_ID);
+    return [...out];
+  }
+
   private invalidate(): void {
+    this.playlistTracks.clear();
     this.groupViews.clear();
     this.albumsView = null;
     this.folderView = null;
@@ -580,7 +621,7 @@ export class ObjectTree {
         count = Math.min(RECENT_LIMIT, this.catalog.size);
         break;
       case 'm/playlists':
-        count = 0;
+        count = this.playlists?.list().length ?? 0;
         break;
       default:
         count = this.groupView(DIMENSION_BY_SEGMENT.get(id.slice(2))!).list.length;
@@ -629,7 +670,23 @@ export class ObjectTree {
       const f = HEX16.test(seg[2]!) ? this.folders().byId.get(id) : undefined;
       return f ? this.folderNode(f) : null;
     }
+    if (view === 'playlists' && seg.length === 3) {
+      const p = HEX16.test(seg[2]!) ? this.playlists?.get(seg[2]!) : undefined;
+      if (!p) return null;
+      const tracks = this.tracksOfPlaylist(p);
+      return { obj: this.playlistContainer(p), children: () => ({ containers: [], tracks }), scope: () => trackScope(tracks, id) };
+    }
     return null;
+  }
+
+  private tracksOfPlaylist(p: Playlist): StoredTrack[] {
+    let tracks = this.playlistTracks.get(p.id);
+    if (!tracks) this.playlistTracks.set(p.id, (tracks = this.playlists!.tracksOf(p)));
+    return tracks;
+  }
+
+  private playlistContainer(p: Playlist): TreeContainer {
+    return this.container(`${PLAYLISTS_ID}/${p.id}`, PLAYLISTS_ID, p.name, UPNP_CLASS.playlistContainer, this.tracksOfPlaylist(p).length);
   }
 
   private musicContainer(): TreeContainer {
@@ -666,8 +723,10 @@ export class ObjectTree {
         };
       case 'm/recent':
         return { obj, children: () => ({ containers: [], tracks: this.recentTracks() }), scope: () => trackScope(this.recentTracks(), RECENT_ID) };
-      case 'm/playlists':
-        return { obj, children: () => ({ containers: [], tracks: [] }), scope: () => trackScope([], id) };
+      case 'm/playlists': {
+        const containers = () => (this.playlists?.list() ?? []).map((p) => this.playlistContainer(p));
+        return { obj, children: () => ({ containers: containers(), tracks: [] }), scope: () => ({ tracks: [], containers: containers(), listingOf: () => id }) };
+      }
       default: {
         const dim = DIMENSION_BY_SEGMENT.get(id.slice(2))!;
         const def = DIMENSIONS[dim];
@@ -765,6 +824,10 @@ export class ObjectTree {
     }
     if (seg[1] === 'albums') return seg.length === 3 && seg[2] === this.albumIdOf(t);
     if (seg[1] === 'folders') return seg.length === 3 && this.folderChainOf(t)[0] === cid;
+    if (seg[1] === 'playlists' && seg.length === 3) {
+      const p = HEX16.test(seg[2]!) ? this.playlists?.get(seg[2]!) : undefined;
+      return !!p && this.tracksOfPlaylist(p).includes(t);
+    }
     return false;
   }
 

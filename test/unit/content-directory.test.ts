@@ -9,6 +9,10 @@ import type { Quirk } from '../../daemon/profiles.js';
 import { CDS_SCPD, createContentDirectory, MAX_RETURNED, type ContentDirectory } from '../../daemon/upnp/content-directory.js';
 import { UpnpError, type ActionArgs, type UpnpRequestInfo } from '../../daemon/upnp/service.js';
 import { storedTrack } from '../helpers/tracks.js';
+import { PlaylistStore } from '../../daemon/library/playlists.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const silent = pino({ level: 'silent' });
 const REQ: UpnpRequestInfo = { remoteAddress: '10.77.0.2', localAddress: '10.77.0.1', localPort: 8200, headers: {}, baseUrl: 'http://10.77.0.1:8200' };
@@ -457,5 +461,65 @@ describe('ContentDirectory at 50 000 tracks', function () {
     const folders = browse(cd, 'm/folders');
     assert.equal(folders.total, 2);
     assert.ok(performance.now() - t0 < 2000);
+  });
+});
+
+describe('ContentDirectory playlists (in process, real playlist store)', () => {
+  let catalog: Catalog;
+  let cd: ContentDirectory;
+  let store: PlaylistStore;
+  let dir: string;
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hifid-cd-playlists-'));
+    catalog = new Catalog(silent);
+    catalog.load(smallLibrary(), 7);
+    store = new PlaylistStore(dir, catalog, silent);
+    await store.load();
+    cd = createContentDirectory({ catalog, log: silent, artAvailable: true, playlists: store });
+  });
+  afterEach(async () => {
+    cd.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function changedIds(e: Record<string, string | number>): Map<string, string> {
+    const pairs = String(e.ContainerUpdateIDs).split(',');
+    const m = new Map<string, string>();
+    for (let i = 0; i < pairs.length; i += 2) m.set(pairs[i]!, pairs[i + 1]!);
+    return m;
+  }
+
+  it('lists playlists as playlistContainers whose items are the resolved tracks in order, with refIDs; changes are evented', () => {
+    const events: Array<Record<string, string | number>> = [];
+    cd.onEvent!((e) => events.push(e));
+    return (async () => {
+      const allBefore = browse(cd, 'm/all').updateId;
+      const { playlist } = await store.add(Buffer.from('#EXTM3U\n#EXTINF:1,Ábba - love song\nx.mp3\n/sdcard/Music/02 Zebra.mp3\nnot/there/Missing.mp3\n/sdcard/03 mango.mp3\n'), { fileName: 'Mix.m3u', device: 'Pixel' });
+      const pid = `m/playlists/${playlist.id}`;
+      assert.equal(events.length, 1);
+      const changed = changedIds(events[0]!);
+      for (const id of ['m', 'm/playlists', pid]) assert.equal(changed.get(id), '8', id);
+      assert.ok(!changed.has('m/all'), 'track views are not touched');
+      assert.equal(browse(cd, 'm/all').updateId, allBefore);
+      const top = browse(cd, 'm/playlists');
+      assert.equal(top.updateId, 8);
+      assert.deepEqual(top.containers.map((c) => [c.id, c['dc:title'], c['upnp:class'], c.childCount]), [[pid, 'Mix', 'object.container.playlistContainer', '3']]);
+      assert.equal(browse(cd, 'm').containers.find((c) => c.id === 'm/playlists')!.childCount, '1');
+      const items = browse(cd, pid);
+      assert.deepEqual(titles(items.items), ['Love Song', 'Zebra', 'Mango']);
+      assert.deepEqual(items.items.map((i) => i.refID), [hex16(4), hex16(1), hex16(3)].map((t) => `m/all/t/${t}`));
+      assert.deepEqual(titles(browse(cd, `${pid}/t/${hex16(1)}`, { flag: 'BrowseMetadata' }).items), ['Zebra']);
+      fault(() => browse(cd, `${pid}/t/${hex16(2)}`, { flag: 'BrowseMetadata' }), 701);
+      assert.equal(search(cd, 'dc:title = "Mango"', { id: pid }).total, 1);
+      // A track of the playlist removed: the playlist's container changes with it.
+      catalog.remove([hex16(1)]);
+      const again = changedIds(events.at(-1)!);
+      assert.equal(again.get(pid), '9');
+      assert.deepEqual(titles(browse(cd, pid).items), ['Love Song', 'Mango']);
+      await store.remove(playlist.id);
+      assert.equal(browse(cd, 'm/playlists').total, 0);
+      fault(() => browse(cd, pid), 701);
+    })();
   });
 });

@@ -1,5 +1,6 @@
 // The LocalSend v2 receiver API over HTTPS (LP §3–4, as apps 1.17 and 1.18 use it): info, register,
-// prepare-upload (audio only, tokens per accepted file), upload (streamed into ingest), cancel.
+// prepare-upload (audio and playlists, tokens per accepted file), upload (audio streamed into ingest,
+// playlists into the playlist store), cancel.
 // Errors are LocalSend's `{"message": "…"}`.
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -9,13 +10,15 @@ import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../../log.js';
 import type { Ingest } from '../../library/ingest.js';
+import { receivedNameKey, type PlaylistStore } from '../../library/playlists.js';
+import { MAX_PLAYLIST_BYTES } from '../../library/playlist-parse.js';
 import { LibraryError, type LibraryErrorCode } from '../../library/errors.js';
 import { discardBody, statusOf } from '../../http/errors.js';
 import { listenEach, UPLOAD_SERVER_LIMITS, type Listening } from '../../http/server.js';
 import { isLanAddress, normalizeIp } from '../../net.js';
 import { certFingerprint, type LocalSendIdentity } from './identity.js';
 import { DtoError, deviceName, fileKind, isTextMessage, parsePrepareUpload, parseRegister, selfInfo, titleHint, type FileDto } from './dto.js';
-import { SessionError, type ReceiveSessions, type Upload } from './sessions.js';
+import { SessionError, type ReceiveSessions, type Session, type Upload } from './sessions.js';
 
 /** A refusal with LocalSend's status for it. */
 export class LocalSendError extends Error {
@@ -105,6 +108,8 @@ export interface LocalSendAppDeps {
   /** Our alias: the daemon's name. */
   alias: string;
   ingest: Pick<Ingest, 'push' | 'checkCapacity'>;
+  /** Where playlist files go; without it playlists are not taken. */
+  playlists?: Pick<PlaylistStore, 'add' | 'resolveReceived'>;
   sessions: ReceiveSessions;
   pin: string | null;
   log: Logger;
@@ -161,13 +166,36 @@ function uploadBody(ctx: Context, upload: Upload): Transform {
   return body;
 }
 
+/** A playlist file, read whole (it is at most MAX_PLAYLIST_BYTES), checked against the announced size and sha256. */
+async function readPlaylistUpload(ctx: Context, upload: Upload): Promise<Buffer> {
+  const f = upload.file.dto;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of uploadBody(ctx, upload) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    chunks.push(chunk);
+  }
+  if (size !== f.size) throw new LibraryError('size_mismatch', `${size} bytes arrived, ${f.size} were announced`);
+  const bytes = Buffer.concat(chunks);
+  if (f.sha256 !== null && createHash('sha256').update(bytes).digest('hex') !== f.sha256) throw new LibraryError('checksum_mismatch', 'the file does not match its sha256');
+  return bytes;
+}
+
 function stringParam(ctx: Context, name: string): string | null {
   const v = ctx.query[name];
   return typeof v === 'string' && v !== '' ? v : null;
 }
 
 export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
-  const { identity, sessions, ingest, log } = deps;
+  const { identity, sessions, ingest, playlists, log } = deps;
+  // Per transfer: the tracks stored so far by the sender's file name, and the playlists it sent, so a
+  // playlist's entries find the songs of the same transfer whatever order they arrive in.
+  const transfers = new WeakMap<Session, { received: Map<string, string>; playlists: Set<string> }>();
+  const transferOf = (s: Session) => {
+    let t = transfers.get(s);
+    if (!t) transfers.set(s, (t = { received: new Map(), playlists: new Set() }));
+    return t;
+  };
   const info = selfInfo(deps.alias, identity.fingerprint);
   const pins = new PinGuard(deps.pin);
   const router = new Router();
@@ -203,7 +231,11 @@ export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
     const refused: Array<{ fileName: string; fileType: string; reason: string }> = [];
     for (const f of req.files) {
       const kind = fileKind(f);
-      // Playlists name files on the sender's disk, which the stereo cannot resolve: not taken (yet).
+      if (kind === 'playlist' && playlists) {
+        if (f.size > MAX_PLAYLIST_BYTES) refused.push({ fileName: f.fileName, fileType: f.fileType, reason: 'playlist too large' });
+        else accepted.push(f);
+        continue;
+      }
       if (kind !== 'audio') {
         refused.push({ fileName: f.fileName, fileType: f.fileType, reason: kind === 'playlist' ? 'playlist' : 'not audio' });
         continue;
@@ -241,9 +273,25 @@ export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
     try {
       const length = ctx.get('Content-Length');
       if (length !== '' && Number(length) !== f.size) throw new LibraryError('size_mismatch', `Content-Length ${length} differs from the ${f.size} bytes announced`);
-      const r = await ingest.push(uploadBody(ctx, upload), { device: upload.session.sender.device, fileName: titleHint(f.fileName), declaredSize: f.size, expectedSha256: f.sha256 });
-      outcome = { ok: true };
-      log.info({ device: upload.session.sender.device, id: r.track.id, duplicate: r.duplicate }, 'LocalSend file received');
+      const device = upload.session.sender.device;
+      const transfer = transferOf(upload.session);
+      if (playlists && fileKind(f) === 'playlist') {
+        const bytes = await readPlaylistUpload(ctx, upload);
+        // The sender's name is only the playlist's name; its entries are matched, never opened.
+        const r = await playlists.add(bytes, { fileName: titleHint(f.fileName), device, received: transfer.received });
+        transfer.playlists.add(r.playlist.id);
+        outcome = { ok: true };
+        log.info({ device, playlist: r.playlist.id, duplicate: r.duplicate }, 'LocalSend playlist received');
+      } else {
+        const r = await ingest.push(uploadBody(ctx, upload), { device, fileName: titleHint(f.fileName), declaredSize: f.size, expectedSha256: f.sha256 });
+        outcome = { ok: true };
+        log.info({ device, id: r.track.id, duplicate: r.duplicate }, 'LocalSend file received');
+        transfer.received.set(receivedNameKey(f.fileName), r.track.id);
+        if (playlists && transfer.playlists.size) {
+          // A playlist that came first in this transfer now finds this song by its name.
+          await playlists.resolveReceived(transfer.playlists, transfer.received).catch((err: unknown) => log.error({ err }, 'playlist entries not updated'));
+        }
+      }
       // 1.18 counts anything but 200 as a failure, so never 204 here.
       ctx.status = 200;
       ctx.body = '';
