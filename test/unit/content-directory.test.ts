@@ -403,7 +403,7 @@ describe('ContentDirectory at 50 000 tracks', function () {
 
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
-  it('pages All Tracks in O(page): the last page costs what the first does, p99 well under 10 ms', () => {
+  it('pages All Tracks in O(page): the last page costs what the first does', () => {
     const page = (start: number) => call(cd, 'Browse', { ObjectID: 'm/all', BrowseFlag: 'BrowseDirectChildren', Filter: '*', StartingIndex: String(start), RequestedCount: '100', SortCriteria: '' });
     page(0); // the catalogue sorts once
     const timed = (start: number) => {
@@ -415,31 +415,23 @@ describe('ContentDirectory at 50 000 tracks', function () {
     };
     const head: number[] = [];
     const tail: number[] = [];
-    const random: number[] = [];
     for (let i = 0; i < 200; i++) {
       head.push(timed(0));
       tail.push(timed(49_900));
-      random.push(timed(Math.floor(Math.random() * 49_900)));
     }
-    // Structural, so a busy CI box cannot fail it: no cost grows with the offset.
+    // A ratio, not a time, so a busy box cannot fail it: no cost grows with the offset. Latency
+    // itself is measured by scripts/bench/browse.
     assert.ok(pct(tail, 0.5) < pct(head, 0.5) * 3 + 0.5, `offset 0: ${pct(head, 0.5).toFixed(2)} ms, offset 49 900: ${pct(tail, 0.5).toFixed(2)} ms`);
-    // The goal is p99 ≤ 10 ms end to end; in process it is a fraction of that (loose bound against load).
-    assert.ok(pct(random, 0.5) < 5, `p50 ${pct(random, 0.5).toFixed(2)} ms`);
-    assert.ok(pct(random, 0.99) < 25, `p99 ${pct(random, 0.99).toFixed(2)} ms`);
   });
 
-  it('searches every track for a contains in under 20 ms with exact counts', () => {
-    search(cd, 'dc:title contains "warm-up"'); // the first search after a change builds the views it reads
-    const times: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const word = ['love', 'night', 'song 4'][i % 3]!;
-      const t0 = performance.now();
-      // each criteria string differs, so the result cache never answers
+  it('searches every track for a contains with exact counts', () => {
+    // Each criteria string differs by trailing spaces, so the result cache never answers.
+    const counts = { love: 16_667, night: 33_333, 'song 4': 11_111 };
+    Object.entries(counts).forEach(([word, n], i) => {
       const r = call(cd, 'Search', { ContainerID: '0', SearchCriteria: `upnp:class derivedfrom "object.item.audioItem" and dc:title contains "${word}"${' '.repeat(i)}`, Filter: '*', StartingIndex: '0', RequestedCount: '100', SortCriteria: '' });
-      times.push(performance.now() - t0);
-      if (word === 'love') assert.equal(r.TotalMatches, 16_667);
-    }
-    assert.ok(pct(times, 0.5) < 20, `p50 ${pct(times, 0.5).toFixed(2)} ms`);
+      assert.equal(r.TotalMatches, n, word);
+      assert.equal(r.NumberReturned, 100);
+    });
     assert.equal(search(cd, 'upnp:artist = "Artist 0042"').total, 50 + 5, '50 tracks and 5 albums');
   });
 
@@ -452,15 +444,13 @@ describe('ContentDirectory at 50 000 tracks', function () {
     assert.equal(all.TotalMatches, 50_000);
   });
 
-  it('browses the big views after a rebuild quickly', () => {
-    const t0 = performance.now();
+  it('browses the big views after a rebuild', () => {
     const artists = browse(cd, 'm/artists', { count: 100 });
     assert.equal(artists.total, 1000);
     const albums = browse(cd, 'm/albums', { count: 100 });
     assert.equal(albums.total, 5000);
     const folders = browse(cd, 'm/folders');
     assert.equal(folders.total, 2);
-    assert.ok(performance.now() - t0 < 2000);
   });
 });
 
