@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type { Catalog, CatalogChange } from '../library/catalog.js';
 import type { Logger } from '../log.js';
 import { ApiError } from './errors.js';
+import type { RendererJson } from '../upnp/renderer-discovery.js';
 
 export interface RemoteApiDeps {
   catalog: Catalog;
@@ -15,7 +16,7 @@ export interface RemoteApiDeps {
   /** A comment line this often keeps proxies, NATs and the server's idle timeout from closing the stream. */
   heartbeatMs?: number;
   /** The MediaRenderers on the LAN now (upnp/renderer-discovery.ts); none without it. */
-  renderers?: () => RendererDeviceJson[];
+  renderers?: () => RendererJson[];
 }
 
 export interface RemoteApi {
@@ -40,20 +41,6 @@ export interface DeviceJson {
   trackCount: number;
   /** When this device last pushed a track (ISO 8601). */
   lastAddedAt: string;
-}
-
-/** A UPnP MediaRenderer on the LAN, as upnp/renderer-discovery.ts knows it. */
-export interface RendererDeviceJson {
-  udn: string;
-  friendlyName: string | null;
-  manufacturer: string | null;
-  modelName: string | null;
-  address: string;
-  /** Where a "play to" would send AVTransport actions; null when the renderer has none. */
-  avTransportControlUrl: string | null;
-  /** The renderer profile its description matched. */
-  profile: string;
-  lastSeenAt: string;
 }
 
 /** More ids than this in one change are not listed: the page reloads its view either way. */

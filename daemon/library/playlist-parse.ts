@@ -1,6 +1,7 @@
 // Playlist files as phones and players write them: M3U/M3U8 (with #EXTINF), PLS and XSPF. Pure: bytes
 // in, entries out; nothing here opens a path named in a playlist. Garbage is refused with a reason.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { childrenOf, decodeXmlText, elementName, textOf, unsafeXmlReason, type OrderedNode } from '../xml-read.js';
 
 export const MAX_PLAYLIST_BYTES = 1024 * 1024;
 export const MAX_PLAYLIST_ENTRIES = 10_000;
@@ -142,9 +143,7 @@ export function parsePls(text: string): ParsedPlaylist {
 }
 
 // XSPF: no document type declarations at all (this refuses XXE and entity expansion before the
-// parser sees a byte), entities decoded by us, as daemon/upnp/soap.ts does for SOAP.
-const MARKUP_DECLARATION = /<!(?!--|\[CDATA\[)/;
-const DANGEROUS_TAG = /<\/?\s*(?:[A-Za-z0-9_.-]+:)?(?:__proto__|constructor|prototype)[\s/>]/;
+// parser sees a byte), entities decoded by us: daemon/xml-read.ts, as for SOAP.
 const xmlParser = new XMLParser({
   preserveOrder: true,
   processEntities: false,
@@ -158,71 +157,35 @@ const xmlParser = new XMLParser({
   ignorePiTags: true,
   maxNestedTags: 16, // playlist/trackList/track/location is four deep; extensions may nest a little
 });
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const decodeText = (text: string): string => decodeXmlText(text, (message) => new PlaylistParseError(message));
 
-function decodeXmlText(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[A-Za-z]{2,4});/g, (_, ref: string) => {
-    if (ref.startsWith('#')) {
-      const cp = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      if (!(cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff))) {
-        throw new PlaylistParseError(`invalid character reference &${ref};`);
-      }
-      return String.fromCodePoint(cp);
-    }
-    const c = NAMED[ref];
-    if (c === undefined) throw new PlaylistParseError(`undefined entity &${ref};`);
-    return c;
-  });
+function child(nodes: OrderedNode[], name: string): OrderedNode | undefined {
+  return nodes.find((n) => elementName(n) === name);
 }
 
-type Node = Record<string, unknown>;
-
-function nameOf(node: Node): string | null {
-  for (const k of Object.keys(node)) if (k !== ':@' && !k.startsWith('#')) return k;
-  return null;
-}
-
-function kids(node: Node, name: string): Node[] {
-  const c = node[name];
-  return Array.isArray(c) ? (c as Node[]) : [];
-}
-
-function child(nodes: Node[], name: string): Node | undefined {
-  return nodes.find((n) => nameOf(n) === name);
-}
-
-function textOf(nodes: Node[]): string {
-  let s = '';
-  for (const n of nodes) {
-    if (typeof n['#text'] === 'string') s += decodeXmlText(n['#text']);
-    else if (Array.isArray(n['#cdata'])) for (const c of n['#cdata'] as Node[]) s += typeof c['#text'] === 'string' ? c['#text'] : '';
-  }
-  return s;
-}
-
-function leaf(nodes: Node[], name: string): string | undefined {
+function leaf(nodes: OrderedNode[], name: string): string | undefined {
   const n = child(nodes, name);
-  return n ? clean(textOf(kids(n, name))) : undefined;
+  return n ? clean(textOf(childrenOf(n, name), decodeText)) : undefined;
 }
 
 export function parseXspf(text: string): ParsedPlaylist {
-  if (MARKUP_DECLARATION.test(text)) throw new PlaylistParseError('document type declarations are not allowed');
-  if (DANGEROUS_TAG.test(text)) throw new PlaylistParseError('reserved element name');
+  const unsafe = unsafeXmlReason(text);
+  if (unsafe) throw new PlaylistParseError(unsafe);
   if (XMLValidator.validate(text) !== true) throw new PlaylistParseError('malformed XML');
-  let doc: Node[];
+  let doc: OrderedNode[];
   try {
-    doc = xmlParser.parse(text) as Node[];
+    doc = xmlParser.parse(text) as OrderedNode[];
   } catch {
     throw new PlaylistParseError('malformed XML');
   }
-  const root = doc.find((n) => nameOf(n) !== null);
-  if (!root || nameOf(root) !== 'playlist') throw new PlaylistParseError('not an XSPF playlist (no <playlist> root)');
-  const top = kids(root, 'playlist');
+  const root = doc.find((n) => elementName(n) !== null);
+  if (!root || elementName(root) !== 'playlist') throw new PlaylistParseError('not an XSPF playlist (no <playlist> root)');
+  const top = childrenOf(root, 'playlist');
   const list = child(top, 'trackList');
   const entries: EntryHint[] = [];
-  for (const t of list ? kids(list, 'trackList') : []) {
-    if (nameOf(t) !== 'track') continue;
-    const tk = kids(t, 'track');
+  for (const t of list ? childrenOf(list, 'trackList') : []) {
+    if (elementName(t) !== 'track') continue;
+    const tk = childrenOf(t, 'track');
     const location = leaf(tk, 'location');
     if (!location) continue;
     const ms = leaf(tk, 'duration');

@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { LocalAddress } from '../net.js';
 import type { DeviceInfo, Profile } from '../profiles.js';
 import { parseImportSource, SourceRefused, type ImportSource } from './import-source.js';
-import { DANGEROUS_TAG, MARKUP_DECLARATION, decodeXmlText } from './soap.js';
+import { decodeXmlText, unsafeXmlReason } from '../xml-read.js';
 import type { ReceivedAnnouncement } from './ssdp.js';
 
 export const MEDIA_RENDERER_1 = 'urn:schemas-upnp-org:device:MediaRenderer:1';
@@ -120,7 +120,7 @@ function leaf(node: XmlNode, name: string): string | null {
   let raw: string;
   if (typeof v === 'string') {
     try {
-      raw = decodeXmlText(v);
+      raw = decodeXmlText(v, (message) => new DescriptionError(message));
     } catch {
       return null;
     }
@@ -158,8 +158,8 @@ export function sameHostUrl(url: string, base: string, address: string): string 
  * its type, friendlyName, manufacturer, modelName and AVTransport control URL. Throws DescriptionError.
  */
 export function parseRendererDescription(xml: string, udn: string, location: string, address: string): RendererDescription {
-  if (MARKUP_DECLARATION.test(xml)) throw new DescriptionError('document type declarations are not allowed');
-  if (DANGEROUS_TAG.test(xml)) throw new DescriptionError('reserved element name');
+  const unsafe = unsafeXmlReason(xml);
+  if (unsafe) throw new DescriptionError(unsafe);
   if (XMLValidator.validate(xml) !== true) throw new DescriptionError('malformed XML');
   let doc: unknown;
   try {

@@ -10,6 +10,7 @@ import { normalizeIp } from '../net.js';
 import { discardBody } from '../http/errors.js';
 import { UPNP_ERRORS, UpnpError, type ActionArgs, type ActionResult, type UpnpErrorCode, type UpnpRequestInfo, type UpnpService } from './service.js';
 import { escapeXml } from './xml-text.js';
+import { childrenOf, decodeXmlText as decodeXml, elementName, unsafeXmlReason, type OrderedNode } from '../xml-read.js';
 
 /** Real control requests are a few KB; a Browse with a long filter stays far below this. */
 export const SOAP_BODY_LIMIT = 64 * 1024;
@@ -82,13 +83,9 @@ export function serviceTypeMatches(requested: string, ours: string): boolean {
   return !!m && !!o && m[1] === o[1] && Number(m[2]) >= 1 && Number(m[2]) <= Number(o[2]);
 }
 
-// No document type declarations at all (SOAP 1.1 §3: a message MUST NOT contain one): this refuses
-// XXE, billion laughs and every entity-expansion bug of the parser before it sees a byte.
-// Comments and CDATA are the only `<!` constructs allowed.
-export const MARKUP_DECLARATION = /<!(?!--|\[CDATA\[)/;
-// Names that reach object keys; the parser refuses them too, this says why in our own words.
-export const DANGEROUS_TAG = /<\/?\s*(?:[A-Za-z0-9_.-]+:)?(?:__proto__|constructor|prototype)[\s/>]/;
-
+// No document type declarations at all (SOAP 1.1 §3: a message MUST NOT contain one; see
+// unsafeXmlReason): this refuses XXE, billion laughs and every entity-expansion bug of the parser
+// before it sees a byte. Comments and CDATA are the only `<!` constructs allowed.
 const parser = new XMLParser({
   preserveOrder: true, // keeps text and CDATA in document order, and gives arrays, never merged objects
   processEntities: false, // we decode the five XML entities and character references ourselves
@@ -103,37 +100,9 @@ const parser = new XMLParser({
   maxNestedTags: 16, // Envelope/Body/Action/Arg is four deep
 });
 
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function isXmlChar(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
-}
-
-/** Decodes the five predefined entities and character references in one pass (`&amp;lt;` → `&lt;`). */
+/** Text of a SOAP argument: the five XML entities and character references, anything else a 400. */
 export function decodeXmlText(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[A-Za-z]{2,4});/g, (_, ref: string) => {
-    if (ref.startsWith('#')) {
-      const cp = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      if (!isXmlChar(cp)) throw new SoapRequestError(400, `invalid character reference &${ref};`);
-      return String.fromCodePoint(cp);
-    }
-    const c = NAMED[ref];
-    if (c === undefined) throw new SoapRequestError(400, `undefined entity &${ref};`);
-    return c;
-  });
-}
-
-type OrderedNode = Record<string, unknown>;
-
-/** The element name of an ordered node, or null for text, CDATA and comments. */
-function elementName(node: OrderedNode): string | null {
-  for (const k of Object.keys(node)) if (k !== ':@' && !k.startsWith('#')) return k;
-  return null;
-}
-
-function childrenOf(node: OrderedNode, name: string): OrderedNode[] {
-  const c = node[name];
-  return Array.isArray(c) ? (c as OrderedNode[]) : [];
+  return decodeXml(text, (message) => new SoapRequestError(400, message));
 }
 
 function elements(nodes: OrderedNode[]): Array<{ name: string; node: OrderedNode }> {
@@ -163,8 +132,8 @@ export interface SoapCall {
 
 /** Parses a SOAP envelope into the action name and its arguments. SoapRequestError or UpnpError(402). */
 export function parseSoapEnvelope(text: string): SoapCall {
-  if (MARKUP_DECLARATION.test(text)) throw new SoapRequestError(400, 'document type declarations are not allowed');
-  if (DANGEROUS_TAG.test(text)) throw new SoapRequestError(400, 'reserved element name');
+  const unsafe = unsafeXmlReason(text);
+  if (unsafe) throw new SoapRequestError(400, unsafe);
   if (XMLValidator.validate(text) !== true) throw new SoapRequestError(400, 'malformed XML');
   let doc: OrderedNode[];
   try {

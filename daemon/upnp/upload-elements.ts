@@ -2,7 +2,8 @@
 // soap.ts parses envelopes (no DTDs, no entities beyond the five XML ones, namespace prefixes dropped)
 // and checked as Rygel checks it (rygel-object-creator.vala): every problem with the metadata is 712.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { DANGEROUS_TAG, MARKUP_DECLARATION, SoapRequestError, decodeXmlText } from './soap.js';
+import { SoapRequestError, decodeXmlText } from './soap.js';
+import { DANGEROUS_TAG, MARKUP_DECLARATION, childrenOf, elementName, textOf, type OrderedNode } from '../xml-read.js';
 import { UpnpError } from './service.js';
 
 /** DLNA OCM flags (dlna:dlnaManaged), as gupnp-av defines them. */
@@ -35,31 +36,11 @@ const parser = new XMLParser({
   maxNestedTags: 8, // DIDL-Lite/item/res is three deep
 });
 
-type OrderedNode = Record<string, unknown>;
-
-function nameOf(node: OrderedNode): string | null {
-  for (const k of Object.keys(node)) if (k !== ':@' && !k.startsWith('#')) return k;
-  return null;
-}
-
-function kids(node: OrderedNode, name: string): OrderedNode[] {
-  const c = node[name];
-  return Array.isArray(c) ? (c as OrderedNode[]) : [];
-}
-
 function attrs(node: OrderedNode): Record<string, string> {
   const a = node[':@'];
   return a && typeof a === 'object' ? (a as Record<string, string>) : {};
 }
 
-function textOf(nodes: OrderedNode[]): string {
-  let s = '';
-  for (const n of nodes) {
-    if (typeof n['#text'] === 'string') s += decodeXmlText(n['#text']);
-    else if (Array.isArray(n['#cdata'])) for (const c of n['#cdata'] as OrderedNode[]) s += typeof c['#text'] === 'string' ? c['#text'] : '';
-  }
-  return s;
-}
 
 function bad(message: string): UpnpError {
   return new UpnpError(712, `Bad metadata: ${message}`);
@@ -91,16 +72,16 @@ function parseChecked(elements: string): RequestedItem {
   let roots: OrderedNode[];
   try {
     doc = parser.parse(elements) as OrderedNode[];
-    roots = doc.filter((n) => nameOf(n) !== null);
+    roots = doc.filter((n) => elementName(n) !== null);
   } catch (err) {
     if (err instanceof UpnpError) throw err;
     throw bad('malformed XML');
   }
-  if (roots.length !== 1 || nameOf(roots[0]!) !== 'DIDL-Lite') throw bad('the root element must be DIDL-Lite');
-  const objects = kids(roots[0]!, 'DIDL-Lite').filter((n) => nameOf(n) !== null);
+  if (roots.length !== 1 || elementName(roots[0]!) !== 'DIDL-Lite') throw bad('the root element must be DIDL-Lite');
+  const objects = childrenOf(roots[0]!, 'DIDL-Lite').filter((n) => elementName(n) !== null);
   if (objects.length !== 1) throw bad('Elements must hold exactly one object');
   const obj = objects[0]!;
-  const kind = nameOf(obj)!;
+  const kind = elementName(obj)!;
   if (kind === 'container') throw new UpnpError(713, 'Restricted parent object: containers cannot be created on this server');
   if (kind !== 'item') throw bad(`unexpected element <${kind.slice(0, 32)}>`);
   const a = attrs(obj);
@@ -118,15 +99,15 @@ function parseChecked(elements: string): RequestedItem {
   let upnpClass: string | null = null;
   let mime: string | null = null;
   let sawRes = false;
-  for (const child of kids(obj, 'item')) {
-    const name = nameOf(child);
+  for (const child of childrenOf(obj, 'item')) {
+    const name = elementName(child);
     if (name === null) continue;
     if (name === 'title') {
       if (title !== null) throw bad('dc:title given twice');
-      title = textOf(kids(child, name)).trim();
+      title = textOf(childrenOf(child, name), decodeXmlText).trim();
     } else if (name === 'class') {
       if (upnpClass !== null) throw bad('upnp:class given twice');
-      upnpClass = textOf(kids(child, name)).trim();
+      upnpClass = textOf(childrenOf(child, name), decodeXmlText).trim();
     } else if (name === 'res' && !sawRes) {
       sawRes = true;
       // protocolInfo is `<protocol>:<network>:<contentFormat>:<additionalInfo>`; only a MIME type is kept.

@@ -17,21 +17,12 @@ import { getJson, pushFile } from '../helpers/api.js';
 import { testLan } from '../helpers/lan.js';
 import { soap, SsdpProbe, xmlText } from '../helpers/upnp.js';
 import { eventually } from '../helpers/wait.js';
+import type { RendererJson } from '../../daemon/upnp/renderer-discovery.js';
 
 const CDS = 'urn:schemas-upnp-org:service:ContentDirectory:1';
 const RENDERER = 'urn:schemas-upnp-org:device:MediaRenderer:1';
 /** What a control point app on the phone might send: matches no profile by itself. */
 const GENERIC_UA = { 'User-Agent': 'Linux/6.1 UPnP/1.0 Platinum/1.0.5.13' };
-
-interface RendererJson {
-  udn: string;
-  friendlyName: string | null;
-  manufacturer: string | null;
-  modelName: string | null;
-  address: string;
-  avTransportControlUrl: string | null;
-  profile: string;
-}
 
 function description(udn: string, fields: { friendlyName: string; manufacturer: string; modelName: string }): string {
   return `<?xml version="1.0" encoding="utf-8"?>
