@@ -101,19 +101,27 @@ export class SourceUnreachable extends Error {
   }
 }
 
+/**
+ * A GET of a checked source from our address on its subnet: no agent (no pooled socket to reuse
+ * towards another device), no redirect handling, the Host the URI named.
+ */
+export function requestSource(src: ImportSource, opts: { localAddress: string; userAgent: string; accept: string }): http.ClientRequest {
+  return http.request({
+    host: src.host,
+    port: src.port,
+    path: src.path,
+    method: 'GET',
+    localAddress: opts.localAddress,
+    agent: false,
+    headers: { Host: src.port === 80 ? src.host : `${src.host}:${src.port}`, 'User-Agent': opts.userAgent, Accept: opts.accept, Connection: 'close' },
+  });
+}
+
 /** One GET; resolves when the response headers arrive (whatever the status), never follows a redirect. */
 export function openSource(src: ImportSource, opts: OpenOptions): Promise<OpenedSource> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const req = http.request({
-      host: src.host,
-      port: src.port,
-      path: src.path,
-      method: 'GET',
-      localAddress: opts.localAddress,
-      agent: false,
-      headers: { Host: src.port === 80 ? src.host : `${src.host}:${src.port}`, 'User-Agent': opts.userAgent, Accept: '*/*', Connection: 'close' },
-    });
+    const req = requestSource(src, { localAddress: opts.localAddress, userAgent: opts.userAgent, accept: '*/*' });
     const headerTimer = setTimeout(() => {
       if (settled) return;
       settled = true;

@@ -8,12 +8,11 @@
 // source address (import-source.ts's rules, plus that), one GET, no redirects, 3 s for everything,
 // 64 KB at most, one fetch per address at a time and a new one at most every 10 minutes (a minute
 // after a failure). The XML is parsed like a SOAP body: no DTD, no entities beyond XML's five.
-import http from 'node:http';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Logger } from '../log.js';
 import type { LocalAddress } from '../net.js';
 import type { DeviceInfo, Profile } from '../profiles.js';
-import { parseImportSource, SourceRefused, type ImportSource } from './import-source.js';
+import { parseImportSource, requestSource, SourceRefused, type ImportSource } from './import-source.js';
 import { decodeXmlText, unsafeXmlReason } from '../xml-read.js';
 import type { ReceivedAnnouncement } from './ssdp.js';
 
@@ -229,15 +228,7 @@ export interface FetchOptions {
 export function fetchDescription(src: ImportSource, opts: FetchOptions): Promise<string> {
   return new Promise((resolve, reject) => {
     let done = false;
-    const req = http.request({
-      host: src.host,
-      port: src.port,
-      path: src.path,
-      method: 'GET',
-      localAddress: opts.localAddress,
-      agent: false,
-      headers: { Host: src.port === 80 ? src.host : `${src.host}:${src.port}`, 'User-Agent': opts.userAgent, Accept: 'text/xml, application/xml', Connection: 'close' },
-    });
+    const req = requestSource(src, { localAddress: opts.localAddress, userAgent: opts.userAgent, accept: 'text/xml, application/xml' });
     const finish = (err: Error | null, body?: string) => {
       if (done) return;
       done = true;
