@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { Library, AlreadyRunningError } from './library/library.js';
 import { Ffmpeg, locateFfmpeg } from './media/ffmpeg.js';
 import { createApiRouter } from './http/api.js';
-import { createApp, listen, liveHostPolicy, type Listening } from './http/server.js';
+import { createApp, listen, liveHostPolicy, type HttpListening } from './http/server.js';
 import { bindAddresses } from './net.js';
 import { releaseMemoryAfterStartup } from './memory.js';
 import { MdnsAdvertiser } from './mdns.js';
@@ -130,7 +130,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
     });
     const binds = bindAddresses(config.interface);
     if (binds && binds.length === 0) throw new Error(`--interface ${config.interface}: no IPv4 address on that interface`);
-    const http: Listening = await listen(app, config.port, binds, log.child({ module: 'http' }));
+    const http: HttpListening = await listen(app, config.port, binds, log.child({ module: 'http' }));
     stops.push({ name: 'http', stop: () => http.close() });
     // Stopped before HTTP closes: ends running ffmpegs, so their streams do not hold the server open.
     stops.push({ name: 'transcoder', stop: () => transcoder.stop() });
@@ -188,7 +188,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
       .startScanning(scanAbort.signal)
       // The catalogue document is rewritten after the scan: write it now, so its garbage is collected too.
       .then(() => library.store.writeSnapshot())
-      .then(() => releaseMemoryAfterStartup())
+      .then(() => releaseMemoryAfterStartup(http.quietForMs, scanAbort.signal))
       .catch((err: unknown) => log.error({ err }, 'scan failed'));
     stops.push({ name: 'scanner', stop: async () => { scanAbort.abort(); await scanning; } });
     log.info({ name: config.name, port: config.port, dataDir: config.dataDir, version: VERSION }, 'hifid ready');

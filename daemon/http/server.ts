@@ -94,10 +94,20 @@ export async function listenEach(make: () => http.Server | https.Server, port: n
   };
 }
 
+/** The daemon's HTTP server(s): also says how long no request has arrived, for housekeeping that would stall one. */
+export interface HttpListening extends Listening {
+  quietForMs(): number;
+}
+
 /** The daemon's HTTP server(s): the Koa app, with the upload-friendly limits. */
-export function listen(app: Koa, port: number, hosts: string[] | null, log: Logger): Promise<Listening> {
-  const handler = app.callback();
-  return listenEach(
+export async function listen(app: Koa, port: number, hosts: string[] | null, log: Logger): Promise<HttpListening> {
+  const callback = app.callback();
+  let lastRequestAt = Date.now();
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    lastRequestAt = Date.now();
+    return callback(req, res);
+  };
+  const listening = await listenEach(
     () => {
       const server = http.createServer(UPLOAD_SERVER_LIMITS, handler);
       server.maxConnections = 512;
@@ -121,4 +131,5 @@ export function listen(app: Koa, port: number, hosts: string[] | null, log: Logg
     log,
     'HTTP',
   );
+  return { ...listening, quietForMs: () => Date.now() - lastRequestAt };
 }
