@@ -3,6 +3,7 @@
 // off; the five predefined entities and character references are decoded here, and DOCTYPE/ENTITY
 // declarations and prototype-named tags are refused before parsing. One place, so every reader
 // refuses the same things.
+import { XMLParser } from 'fast-xml-parser';
 
 /** A markup declaration (`<!DOCTYPE`, `<!ENTITY`): never needed by what we read, the door to XXE. */
 export const MARKUP_DECLARATION = /<!(?!--|\[CDATA\[)/;
@@ -36,6 +37,29 @@ export function decodeXmlText(text: string, fail: (message: string) => Error): s
     const c = NAMED[ref];
     if (c === undefined) throw fail(`undefined entity &${ref};`);
     return c;
+  });
+}
+
+/**
+ * A parser for untrusted XML: ordered output (text and CDATA in document order, arrays, never merged
+ * objects), no entity processing (decodeXmlText does the five XML ones), namespace prefixes dropped,
+ * values left as text. Attributes (unprefixed names, raw values) and comments only when asked for.
+ */
+export function orderedXmlParser(opts: { maxNestedTags: number; attributes?: boolean; comments?: boolean }): XMLParser {
+  return new XMLParser({
+    preserveOrder: true,
+    processEntities: false,
+    htmlEntities: false,
+    ignoreAttributes: !opts.attributes,
+    ...(opts.attributes ? { attributeNamePrefix: '', parseAttributeValue: false } : {}),
+    ...(opts.comments ? { commentPropName: '#comment' } : {}),
+    removeNSPrefix: true,
+    parseTagValue: false,
+    trimValues: false,
+    cdataPropName: '#cdata',
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    maxNestedTags: opts.maxNestedTags,
   });
 }
 

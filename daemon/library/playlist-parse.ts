@@ -1,7 +1,7 @@
 // Playlist files as phones and players write them: M3U/M3U8 (with #EXTINF), PLS and XSPF. Pure: bytes
 // in, entries out; nothing here opens a path named in a playlist. Garbage is refused with a reason.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { childrenOf, decodeXmlText, elementName, textOf, unsafeXmlReason, type OrderedNode } from '../xml-read.js';
+import { XMLValidator } from 'fast-xml-parser';
+import { childrenOf, decodeXmlText, elementName, textOf, unsafeXmlReason, type OrderedNode, orderedXmlParser } from '../xml-read.js';
 
 export const MAX_PLAYLIST_BYTES = 1024 * 1024;
 export const MAX_PLAYLIST_ENTRIES = 10_000;
@@ -144,19 +144,8 @@ export function parsePls(text: string): ParsedPlaylist {
 
 // XSPF: no document type declarations at all (this refuses XXE and entity expansion before the
 // parser sees a byte), entities decoded by us: daemon/xml-read.ts, as for SOAP.
-const xmlParser = new XMLParser({
-  preserveOrder: true,
-  processEntities: false,
-  htmlEntities: false,
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  trimValues: false,
-  cdataPropName: '#cdata',
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  maxNestedTags: 16, // playlist/trackList/track/location is four deep; extensions may nest a little
-});
+// playlist/trackList/track/location is four deep; extensions may nest a little.
+const xmlParser = orderedXmlParser({ maxNestedTags: 16 });
 const decodeText = (text: string): string => decodeXmlText(text, (message) => new PlaylistParseError(message));
 
 function child(nodes: OrderedNode[], name: string): OrderedNode | undefined {

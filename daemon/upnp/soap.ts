@@ -4,13 +4,13 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Context } from 'koa';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
 import type { Logger } from '../log.js';
 import { normalizeIp } from '../net.js';
 import { discardBody } from '../http/errors.js';
 import { UPNP_ERRORS, UpnpError, type ActionArgs, type ActionResult, type UpnpErrorCode, type UpnpRequestInfo, type UpnpService } from './service.js';
 import { escapeXml } from './xml-text.js';
-import { childrenOf, decodeXmlText as decodeXml, elementName, unsafeXmlReason, type OrderedNode } from '../xml-read.js';
+import { childrenOf, decodeXmlText as decodeXml, elementName, unsafeXmlReason, type OrderedNode, orderedXmlParser } from '../xml-read.js';
 
 /** Real control requests are a few KB; a Browse with a long filter stays far below this. */
 export const SOAP_BODY_LIMIT = 64 * 1024;
@@ -86,19 +86,8 @@ export function serviceTypeMatches(requested: string, ours: string): boolean {
 // No document type declarations at all (SOAP 1.1 §3: a message MUST NOT contain one; see
 // unsafeXmlReason): this refuses XXE, billion laughs and every entity-expansion bug of the parser
 // before it sees a byte. Comments and CDATA are the only `<!` constructs allowed.
-const parser = new XMLParser({
-  preserveOrder: true, // keeps text and CDATA in document order, and gives arrays, never merged objects
-  processEntities: false, // we decode the five XML entities and character references ourselves
-  htmlEntities: false,
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  trimValues: false,
-  cdataPropName: '#cdata',
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  maxNestedTags: 16, // Envelope/Body/Action/Arg is four deep
-});
+// Envelope/Body/Action/Arg is four deep.
+const parser = orderedXmlParser({ maxNestedTags: 16 });
 
 /** Text of a SOAP argument: the five XML entities and character references, anything else a 400. */
 export function decodeXmlText(text: string): string {

@@ -1,9 +1,9 @@
 // CreateObject's `Elements` argument: one DIDL-Lite object from a control point, parsed the way
 // soap.ts parses envelopes (no DTDs, no entities beyond the five XML ones, namespace prefixes dropped)
 // and checked as Rygel checks it (rygel-object-creator.vala): every problem with the metadata is 712.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
 import { SoapRequestError, decodeXmlText } from './soap.js';
-import { DANGEROUS_TAG, MARKUP_DECLARATION, childrenOf, elementName, textOf, type OrderedNode } from '../xml-read.js';
+import { DANGEROUS_TAG, MARKUP_DECLARATION, childrenOf, elementName, textOf, type OrderedNode, orderedXmlParser } from '../xml-read.js';
 import { UpnpError } from './service.js';
 
 /** DLNA OCM flags (dlna:dlnaManaged), as gupnp-av defines them. */
@@ -19,22 +19,8 @@ export interface RequestedItem {
   mime: string | null;
 }
 
-const parser = new XMLParser({
-  preserveOrder: true,
-  processEntities: false, // decoded by decodeXmlText: the five XML entities and character references only
-  htmlEntities: false,
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  commentPropName: '#comment',
-  cdataPropName: '#cdata',
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  maxNestedTags: 8, // DIDL-Lite/item/res is three deep
-});
+// DIDL-Lite/item/res is three deep; comments are kept so they can be refused.
+const parser = orderedXmlParser({ maxNestedTags: 8, attributes: true, comments: true });
 
 function attrs(node: OrderedNode): Record<string, string> {
   const a = node[':@'];
