@@ -10,6 +10,7 @@ import type { Playlist } from '../library/playlists.js';
 import { assertMayWrite, type WritePolicy } from './access.js';
 import { ApiError } from './errors.js';
 import { serveFile } from './stream.js';
+import type { AlbumJson } from './wire.js';
 
 export interface ApiDeps {
   library: Library;
@@ -43,8 +44,7 @@ export function parseSort(raw: string | undefined): Sort | undefined {
   return { key, descending };
 }
 
-/** An album as the API sends it. */
-export type AlbumJson = Album & { hasArt: boolean; artUrl: string | null };
+export type { AlbumJson } from './wire.js';
 
 function albumJson(a: Album): AlbumJson {
   return { ...a, hasArt: a.artTrackId !== null, artUrl: a.artTrackId ? `/api/v1/tracks/${a.artTrackId}/art` : null };

@@ -7,6 +7,7 @@ import type { Catalog, CatalogChange } from '../library/catalog.js';
 import type { Logger } from '../log.js';
 import { ApiError } from './errors.js';
 import type { RendererJson } from '../upnp/renderer-discovery.js';
+import type { DeviceJson } from './wire.js';
 
 export interface RemoteApiDeps {
   catalog: Catalog;
@@ -36,12 +37,7 @@ export interface ChangeEvent {
   truncated?: true;
 }
 
-export interface DeviceJson {
-  name: string;
-  trackCount: number;
-  /** When this device last pushed a track (ISO 8601). */
-  lastAddedAt: string;
-}
+export type { DeviceJson } from './wire.js';
 
 /** More ids than this in one change are not listed: the page reloads its view either way. */
 const MAX_IDS = 500;

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { StoredTrack } from './track.js';
+import type { Album, NamedCount, Page } from './listing.js';
 
 export type SortKey = 'title' | 'artist' | 'album' | 'albumArtist' | 'year' | 'genre' | 'added' | 'track' | 'duration';
 export const SORT_KEYS: readonly SortKey[] = ['title', 'artist', 'album', 'albumArtist', 'year', 'genre', 'added', 'track', 'duration'];
@@ -28,27 +29,7 @@ export interface TrackQuery {
   limit?: number;
 }
 
-export interface Page<T> {
-  total: number;
-  items: T[];
-}
-
-export interface Album {
-  id: string;
-  title: string;
-  albumArtist: string;
-  year: number | null;
-  genre: string | null;
-  trackCount: number;
-  /** id of a track whose art stands for the album, or null */
-  artTrackId: string | null;
-}
-
-export interface NamedCount {
-  name: string;
-  trackCount: number;
-  albumCount: number;
-}
+export type { Album, NamedCount, Page } from './listing.js';
 
 export interface CatalogChange {
   /** Increases with every change; the UPnP SystemUpdateID. */

@@ -6,31 +6,12 @@ import { deviceName } from './device';
 export type { Track } from '../../library/track.js';
 import type { Track } from '../../library/track.js';
 
-export interface Album {
-  id: string;
-  title: string;
-  albumArtist: string;
-  year: number | null;
-  genre: string | null;
-  trackCount: number;
-  hasArt: boolean;
-  artUrl: string | null;
-}
+export type { AlbumJson as Album, DeviceJson as Device } from '../../http/wire.js';
+import type { AlbumJson as Album } from '../../http/wire.js';
+export type { NamedCount, Page } from '../../library/listing.js';
 
 export interface AlbumWithTracks extends Album {
   tracks: Track[];
-}
-
-export interface NamedCount {
-  name: string;
-  trackCount: number;
-  albumCount: number;
-}
-
-export interface Device {
-  name: string;
-  trackCount: number;
-  lastAddedAt: string;
 }
 
 export interface Status {
@@ -39,11 +20,6 @@ export interface Status {
   tracks: number;
   updateId: number;
   pinRequired: boolean;
-}
-
-export interface Page<T> {
-  total: number;
-  items: T[];
 }
 
 export interface ApiErrorBody {
