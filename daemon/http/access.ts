@@ -1,7 +1,7 @@
 // Who may change the library: LAN sources only, same-origin only (CSRF), and the PIN when one is set.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Context } from 'koa';
-import { isLanAddress } from '../net.js';
+import { isLanAddress, normalizeIp } from '../net.js';
 import { ApiError } from './errors.js';
 import { isAllowedHost, type HostPolicy } from './host-check.js';
 
@@ -31,7 +31,7 @@ export function requestPin(ctx: Context): string | null {
 
 /** Throws unless the request may change the library. */
 export function assertMayWrite(ctx: Context, policy: WritePolicy): void {
-  const ip = ctx.request.ip || ctx.socket.remoteAddress;
+  const ip = clientAddress(ctx);
   if (!isLanAddress(ip)) throw new ApiError(403, 'not_lan', 'changes are accepted only from the home network');
   const origin = ctx.get('Origin');
   if (origin) {
@@ -45,9 +45,8 @@ export function assertMayWrite(ctx: Context, policy: WritePolicy): void {
     if (!host || !isAllowedHost(host, policy.hosts)) throw new ApiError(403, 'cross_origin', 'requests from other web sites are refused');
   }
   if (policy.pin === null) return;
-  const key = ip ?? '?';
   const failures = policy.pinFailures;
-  const f = failures.get(key);
+  const f = failures.get(ip);
   if (f && Date.now() - f.since < FAILURE_WINDOW_MS && f.count >= MAX_PIN_FAILURES) {
     throw new ApiError(429, 'too_many_attempts', 'too many wrong PINs; wait a minute');
   }
@@ -56,8 +55,13 @@ export function assertMayWrite(ctx: Context, policy: WritePolicy): void {
   if (!sameSecret(given, policy.pin)) {
     const entry = f && Date.now() - f.since < FAILURE_WINDOW_MS ? f : { count: 0, since: Date.now() };
     entry.count++;
-    failures.set(key, entry);
+    failures.set(ip, entry);
     throw new ApiError(403, 'wrong_pin', 'wrong PIN');
   }
-  failures.delete(key);
+  failures.delete(ip);
+}
+
+/** The address a request came from (IPv4-mapped IPv6 unwrapped): what LAN checks and per-client memories key on. */
+export function clientAddress(ctx: Context): string {
+  return normalizeIp(ctx.socket.remoteAddress ?? '');
 }

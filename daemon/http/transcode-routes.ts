@@ -21,6 +21,7 @@ import { decide, GENERIC_ID, targetsOf, type Profile, type ProfileSet } from '..
 import { ApiError } from './errors.js';
 import { mediaPathOf } from './media-routes.js';
 import { serveFile } from './stream.js';
+import { clientAddress } from './access.js';
 
 export interface TranscodeRouteDeps {
   library: Library;
@@ -32,11 +33,6 @@ export interface TranscodeRouteDeps {
 
 function sourceOf(library: Library, t: StoredTrack): TranscodeSource {
   return { file: library.fileOf(t), sampleRate: t.sampleRate, bitsPerSample: t.bitsPerSample, channels: t.channels, durationMs: t.durationMs };
-}
-
-/** The address a request came from, as profiles.forClient remembers clients by. */
-export function clientAddress(ctx: Context): string {
-  return normalizeIp(ctx.socket.remoteAddress ?? '');
 }
 
 /** `http://<address this request came in on>:<port>`: links that work from where the client stands. */

@@ -9,6 +9,7 @@ import { MAX_PLAYLIST_BYTES } from '../library/playlist-parse.js';
 import { LibraryError } from '../library/errors.js';
 import { publicTrack, type Track } from '../library/track.js';
 import { ApiError, errorBody, statusOf } from '../http/errors.js';
+import { readBounded } from '../http/body.js';
 
 const MAX_FILES_PER_REQUEST = 100;
 
@@ -144,16 +145,9 @@ async function handleMultipart(ctx: Context, ingest: Ingest, device: string): Pr
   ctx.body = anyOk ? { results: body } : { error: first.error, results: body };
 }
 
-/** Reads a whole body, refusing it past `limit` bytes (413) as soon as that is certain. */
-async function readLimited(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size > limit) throw new ApiError(413, 'too_large', `a playlist file is at most ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/** Reads a whole playlist body, refusing it past `limit` bytes (413) as soon as that is certain. */
+function readLimited(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  return readBounded(stream, limit, () => new ApiError(413, 'too_large', `a playlist file is at most ${limit} bytes`));
 }
 
 /** The one file of a multipart form, with its name. */

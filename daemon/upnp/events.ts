@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { inIpv4Subnet, isIpv4SubnetEdge, localAddresses, normalizeIp } from '../net.js';
 import type { UpnpService } from './service.js';
 import { escapeXml } from './xml-text.js';
+import { clientAddress } from '../http/access.js';
 
 /** DLNA 7.2.22.1 and gupnp: subscriptions last at most 300 s, `Second-infinite` included. */
 export const MAX_TIMEOUT_SECONDS = 300;
@@ -162,7 +163,7 @@ export class Gena {
     const sid = ctx.get('SID');
     const nt = ctx.get('NT');
     const callback = ctx.get('CALLBACK');
-    const from = normalizeIp(ctx.req.socket.remoteAddress ?? '');
+    const from = clientAddress(ctx);
     if (!this.running) return answer(503);
     if (ctx.method === 'UNSUBSCRIBE') {
       // UDA 1.0 §4.1.3 and gupnp: SID with NT or CALLBACK is 400; no or unknown SID is 412.

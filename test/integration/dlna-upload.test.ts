@@ -304,6 +304,27 @@ describe('DLNA upload', function () {
   });
 });
 
+describe('DLNA upload placeholders', function () {
+  this.timeout(30_000);
+  let d: TestDaemon;
+
+  before(async () => {
+    d = await TestDaemon.start();
+  });
+
+  after(async () => {
+    await d?.dispose();
+  });
+
+  it('holds at most 32 waiting uploads: the next CreateObject is 720, and a filled one makes room', async () => {
+    const made = [];
+    for (let i = 0; i < 32; i++) made.push(await createObject(d.url, 'u', elements({ title: `Waiting ${i}.mp3` })));
+    assert.equal((await cdsCall(d.url, 'CreateObject', { ContainerID: 'u', Elements: elements({ title: 'One too many.mp3' }) })).fault, 720);
+    assert.equal((await postContent(made[0]!.importUri, fixture('tone.mp3'))).status, 200);
+    await createObject(d.url, 'u', elements({ title: 'Now there is room.mp3' }));
+  });
+});
+
 describe('DLNA upload with --pin', function () {
   this.timeout(30_000);
   let d: TestDaemon;

@@ -15,10 +15,12 @@ import { MAX_PLAYLIST_BYTES } from '../../library/playlist-parse.js';
 import { LibraryError, type LibraryErrorCode } from '../../library/errors.js';
 import { discardBody, statusOf } from '../../http/errors.js';
 import { listenEach, UPLOAD_SERVER_LIMITS, type Listening } from '../../http/server.js';
-import { isLanAddress, normalizeIp } from '../../net.js';
+import { isLanAddress } from '../../net.js';
 import { certFingerprint, type LocalSendIdentity } from './identity.js';
 import { DtoError, deviceName, fileKind, isTextMessage, parsePrepareUpload, parseRegister, selfInfo, titleHint, type FileDto } from './dto.js';
 import { SessionError, type ReceiveSessions, type Session, type Upload } from './sessions.js';
+import { readBounded } from '../../http/body.js';
+import { clientAddress } from '../../http/access.js';
 
 /** A refusal with LocalSend's status for it. */
 export class LocalSendError extends Error {
@@ -40,10 +42,6 @@ const PIN_FAILURE_MEMORY_MS = 5 * 60_000;
 /** Failures after which the sender may try the same file again with its token. */
 const RETRYABLE: ReadonlySet<LibraryErrorCode> = new Set(['checksum_mismatch', 'size_mismatch', 'aborted']);
 
-function remoteIp(ctx: Context): string {
-  return normalizeIp(ctx.socket.remoteAddress ?? '');
-}
-
 /** The fingerprint of the client certificate presented on this connection, or null. */
 function peerFingerprint(ctx: Context): string | null {
   const cert = (ctx.socket as TLSSocket).getPeerCertificate?.();
@@ -61,15 +59,9 @@ function assertOwnFingerprint(ctx: Context, claimed: string): void {
 async function readJson(ctx: Context, limit: number): Promise<unknown> {
   const declared = Number(ctx.get('Content-Length') || NaN);
   if (declared > limit) throw new LocalSendError(413, `the request body is larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new LocalSendError(413, `the request body is larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
+  const bytes = await readBounded(ctx.req as AsyncIterable<Buffer>, limit, () => new LocalSendError(413, `the request body is larger than ${limit} bytes`));
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     throw new LocalSendError(400, 'the request body is not JSON');
   }
@@ -169,14 +161,9 @@ function uploadBody(ctx: Context, upload: Upload): Transform {
 /** A playlist file, read whole (it is at most MAX_PLAYLIST_BYTES), checked against the announced size and sha256. */
 async function readPlaylistUpload(ctx: Context, upload: Upload): Promise<Buffer> {
   const f = upload.file.dto;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of uploadBody(ctx, upload) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    chunks.push(chunk);
-  }
-  if (size !== f.size) throw new LibraryError('size_mismatch', `${size} bytes arrived, ${f.size} were announced`);
-  const bytes = Buffer.concat(chunks);
+  // uploadBody already cuts the body past the announced size.
+  const bytes = await readBounded(uploadBody(ctx, upload) as AsyncIterable<Buffer>, f.size, () => new LibraryError('size_mismatch', `more bytes than the ${f.size} announced`));
+  if (bytes.length !== f.size) throw new LibraryError('size_mismatch', `${bytes.length} bytes arrived, ${f.size} were announced`);
   if (f.sha256 !== null && createHash('sha256').update(bytes).digest('hex') !== f.sha256) throw new LibraryError('checksum_mismatch', 'the file does not match its sha256');
   return bytes;
 }
@@ -210,13 +197,13 @@ export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
     const peer = parseRegister(await readJson(ctx, MAX_REGISTER_BYTES));
     assertOwnFingerprint(ctx, peer.fingerprint);
     if (peer.fingerprint.toUpperCase() === identity.fingerprint) throw new LocalSendError(412, 'Self-discovered');
-    log.info({ alias: peer.alias, ip: remoteIp(ctx), deviceType: peer.deviceType, clientCert: peerFingerprint(ctx) !== null }, 'LocalSend device registered');
+    log.info({ alias: peer.alias, ip: clientAddress(ctx), deviceType: peer.deviceType, clientCert: peerFingerprint(ctx) !== null }, 'LocalSend device registered');
     ctx.body = info;
   });
 
   router.post('/api/localsend/v2/prepare-upload', async (ctx) => {
     const req = parsePrepareUpload(await readJson(ctx, MAX_PREPARE_BYTES));
-    const ip = remoteIp(ctx);
+    const ip = clientAddress(ctx);
     assertOwnFingerprint(ctx, req.info.fingerprint);
     pins.check(ip, stringParam(ctx, 'pin'));
     const device = deviceName(req.info.alias);
@@ -267,7 +254,7 @@ export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
     const fileId = stringParam(ctx, 'fileId');
     const token = stringParam(ctx, 'token');
     if (!sessionId || !fileId || !token) throw new LocalSendError(400, 'sessionId, fileId and token are required');
-    const upload = sessions.begin({ sessionId, fileId, token, ip: remoteIp(ctx) });
+    const upload = sessions.begin({ sessionId, fileId, token, ip: clientAddress(ctx) });
     const f = upload.file.dto;
     let outcome: { ok: true } | { ok: false; retryable: boolean } = { ok: false, retryable: true };
     try {
@@ -305,7 +292,7 @@ export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
   });
 
   router.post('/api/localsend/v2/cancel', (ctx) => {
-    if (sessions.cancel(stringParam(ctx, 'sessionId'), remoteIp(ctx))) log.info({ ip: remoteIp(ctx) }, 'LocalSend transfer cancelled by the sender');
+    if (sessions.cancel(stringParam(ctx, 'sessionId'), clientAddress(ctx))) log.info({ ip: clientAddress(ctx) }, 'LocalSend transfer cancelled by the sender');
     ctx.status = 200;
     ctx.body = '';
   });
@@ -315,7 +302,7 @@ export function createLocalSendApp(deps: LocalSendAppDeps): Koa {
   app.use(errorMiddleware(log));
   app.use(async (ctx, next) => {
     // Like the push API: only the home network may add to the library.
-    if (!isLanAddress(remoteIp(ctx))) throw new LocalSendError(403, 'only devices on the home network may send to the stereo');
+    if (!isLanAddress(clientAddress(ctx))) throw new LocalSendError(403, 'only devices on the home network may send to the stereo');
     await next();
   });
   app.use(router.routes()).use(router.allowedMethods());
