@@ -1,6 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// --max-semi-space-size=4 (also in npm start, systemd and the test harness) caps V8's young generation
-// well below the default 16 MB semi-spaces, for a 512 MB box; docs/ARCHITECTURE.md says why 4.
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
+// The runtime settings for a 512 MB box (the same in npm start and systemd; the test harness reads
+// them from this line): V8's young generation capped at 2 MB semi-spaces instead of 16, and two
+// malloc arenas instead of one per thread. docs/ARCHITECTURE.md ("Memory") gives the measurements.
 // Process entry: config → library → servers → signals. The only place that wires modules together.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -12,7 +13,7 @@ import { Ffmpeg, locateFfmpeg } from './media/ffmpeg.js';
 import { createApiRouter } from './http/api.js';
 import { createApp, listen, liveHostPolicy, type HttpListening } from './http/server.js';
 import { bindAddresses } from './net.js';
-import { releaseMemoryAfterStartup } from './memory.js';
+import { releaseMemoryAfterBursts, releaseMemoryAfterStartup } from './memory.js';
 import { MdnsAdvertiser } from './mdns.js';
 import { createRemoteApi } from './http/remote-api.js';
 import { createWebRouter, loadWebAssets } from './http/web-routes.js';
@@ -189,7 +190,8 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
       .startScanning(scanAbort.signal)
       // The catalogue document is rewritten after the scan: write it now, so its garbage is collected too.
       .then(() => library.store.writeSnapshot())
-      .then(() => releaseMemoryAfterStartup(http.quietForMs, scanAbort.signal))
+      .then(() => releaseMemoryAfterStartup(http.quietForMs, scanAbort.signal, log))
+      .then(() => releaseMemoryAfterBursts(http.quietForMs, scanAbort.signal, log))
       .catch((err: unknown) => log.error({ err }, 'scan failed'));
     stops.push({ name: 'scanner', stop: async () => { scanAbort.abort(); await scanning; } });
     log.info({ name: config.name, port: config.port, dataDir: config.dataDir, version: VERSION }, 'hifid ready');

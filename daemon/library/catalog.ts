@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { StoredTrack } from './track.js';
+import { STORE_ROOT, type StoredTrack } from './track.js';
 import type { Album, NamedCount, Page } from './listing.js';
 
 export type SortKey = 'title' | 'artist' | 'album' | 'albumArtist' | 'year' | 'genre' | 'added' | 'track' | 'duration';
@@ -45,6 +45,11 @@ export function foldText(s: string): string {
   return s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
 }
 
+/** A music-folder track's id: stable for the same file, whatever its content. */
+export function folderTrackId(root: string, rel: string): string {
+  return createHash('sha256').update(`${root}\0${rel}`).digest('hex').slice(0, 16);
+}
+
 export function albumIdOf(albumArtist: string, album: string): string {
   return createHash('sha1').update(`${foldText(albumArtist)}\0${foldText(album)}`).digest('hex').slice(0, 16);
 }
@@ -71,8 +76,11 @@ export interface CatalogEvents {
 export class Catalog extends EventEmitter<CatalogEvents> {
   private readonly byId = new Map<string, StoredTrack>();
   private readonly byHash = new Map<string, string>();
-  /** root → relative path → id; nested so no per-track key string is built. */
-  private readonly byLocation = new Map<string, Map<string, string>>();
+  /**
+   * Store path → id, for pushed tracks only. A music-folder track's id is a hash of its location
+   * (folderTrackId), so it is found through byId: a second 50 000-entry map would cost about 2 MB.
+   */
+  private readonly storePaths = new Map<string, string>();
   /** Folded title per track id; other fields fold through `foldMemo` (few distinct values). */
   private readonly titleFold = new Map<string, string>();
   /** One copy of each repeated string (artist, album, genre…): 50 000 tracks share a few thousand. */
@@ -111,8 +119,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   }
 
   getByLocation(root: string, rel: string): StoredTrack | undefined {
-    const id = this.byLocation.get(root)?.get(rel);
-    return id ? this.byId.get(id) : undefined;
+    const t = this.byId.get(root === STORE_ROOT ? (this.storePaths.get(rel) ?? '') : folderTrackId(root, rel));
+    return t && t.root === root && t.path === rel ? t : undefined;
   }
 
   all(): StoredTrack[] {
@@ -195,13 +203,14 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     t.codec = this.intern(t.codec);
     t.mime = this.intern(t.mime);
     t.root = this.intern(t.root);
+    // A folder scan stamps a whole batch with one time, and a loaded document has one string per
+    // track for each: 40 bytes a track otherwise.
+    t.addedAt = this.intern(t.addedAt);
     // Folder tracks all share one source object; pushed ones share one per device.
     t.source = this.sharedSource(t.source);
     this.byId.set(t.id, t);
     if (t.sha256) this.byHash.set(t.sha256, t.id);
-    let inRoot = this.byLocation.get(t.root);
-    if (!inRoot) this.byLocation.set(t.root, (inRoot = new Map()));
-    inRoot.set(t.path, t.id);
+    if (t.root === STORE_ROOT) this.storePaths.set(t.path, t.id);
     this.titleFold.set(t.id, foldText(t.title));
     const aid = albumIdOf(t.albumArtist, t.album);
     let entry = this.albums.get(aid);
@@ -222,8 +231,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   private unindex(t: StoredTrack): void {
     this.byId.delete(t.id);
     if (t.sha256 && this.byHash.get(t.sha256) === t.id) this.byHash.delete(t.sha256);
-    const inRoot = this.byLocation.get(t.root);
-    if (inRoot?.get(t.path) === t.id) inRoot.delete(t.path);
+    if (t.root === STORE_ROOT && this.storePaths.get(t.path) === t.id) this.storePaths.delete(t.path);
     this.titleFold.delete(t.id);
     const aid = albumIdOf(t.albumArtist, t.album);
     const entry = this.albums.get(aid);

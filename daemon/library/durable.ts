@@ -33,8 +33,9 @@ export function uniqueTempName(dir: string, base: string): string {
  * data fsync'd before close, rename over the old file, directory fsync'd. With `backup`, the
  * previous version is kept as `<file>.bak` (hard link, so there is no moment without a catalogue).
  * `mode` (less the umask) applies from creation on, so a secret is never readable by others.
+ * `data` may be chunks (an async iterable), written as they come.
  */
-export async function writeFileDurable(file: string, data: string | Uint8Array, backup = false, mode = 0o666): Promise<void> {
+export async function writeFileDurable(file: string, data: string | Uint8Array | AsyncIterable<string>, backup = false, mode = 0o666): Promise<void> {
   const dir = path.dirname(file);
   const tmp = uniqueTempName(dir, path.basename(file));
   try {

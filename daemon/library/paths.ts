@@ -4,7 +4,9 @@ import path from 'node:path';
 /** Longest path segment in bytes; ext4/vfat allow 255, leave room for " (NN)" and the extension. */
 const MAX_SEGMENT_BYTES = 120;
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// Made on first use: creating it loads ICU's break-iterator data (about 1 MB of resident memory),
+// which a daemon that only indexes music folders never needs.
+let graphemes: Intl.Segmenter | undefined;
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
 
@@ -13,7 +15,7 @@ function truncateUtf8(s: string, maxBytes: number): string {
   let out = '';
   // Iterate by user-perceived character (grapheme cluster) so neither a multibyte character nor an
   // accent, emoji ZWJ sequence or flag is split.
-  for (const { segment } of graphemes.segment(s)) {
+  for (const { segment } of (graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(s)) {
     if (Buffer.byteLength(out + segment) > maxBytes) break;
     out += segment;
   }

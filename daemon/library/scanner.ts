@@ -6,7 +6,7 @@ import { stat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { FolderWatcher } from './folder-watcher.js';
 import type { Logger } from '../log.js';
-import type { Catalog } from './catalog.js';
+import { folderTrackId, type Catalog } from './catalog.js';
 import type { CatalogStore } from './store.js';
 import { buildTrack, storeTrackId } from './ingest.js';
 import { readTags, NotAudioError } from './tags.js';
@@ -16,9 +16,6 @@ import { walkAudio, isAudioName, pickCover, type FoundFile } from './walk.js';
 const BATCH = 250;
 const CONCURRENCY = 6;
 
-export function folderTrackId(root: string, rel: string): string {
-  return createHash('sha256').update(`${root}\0${rel}`).digest('hex').slice(0, 16);
-}
 
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -139,11 +136,14 @@ export class Scanner {
     const summary: ScanSummary = { root, files: 0, added: 0, updated: 0, removed: 0, skipped: 0, ms: 0 };
     const seen = new Set<string>();
     let batch: StoredTrack[] = [];
+    // One added-at time per batch: the catalogue keeps one copy of each distinct string.
+    let batchStarted = new Date().toISOString();
     const flush = () => {
       if (!batch.length) return;
       this.catalog.upsert(batch);
       this.store.markDirty();
       batch = [];
+      batchStarted = new Date().toISOString();
     };
     this.log.info({ root }, 'scanning music folder');
     const progress = setInterval(() => this.log.info({ root, files: summary.files, added: summary.added }, 'scanning music folder…'), 2000);
@@ -152,7 +152,7 @@ export class Scanner {
         if (signal?.aborted) return;
         summary.files++;
         seen.add(f.rel);
-        const r = await this.indexFolderFile(root, f);
+        const r = await this.indexFolderFile(root, f, batchStarted);
         if (r === 'skipped' || r === 'unchanged') {
           if (r === 'skipped') summary.skipped++;
           return;
@@ -179,7 +179,7 @@ export class Scanner {
     return summary;
   }
 
-  private async indexFolderFile(root: string, f: FoundFile): Promise<'skipped' | 'unchanged' | { track: StoredTrack; updated: boolean }> {
+  private async indexFolderFile(root: string, f: FoundFile, addedAt = new Date().toISOString()): Promise<'skipped' | 'unchanged' | { track: StoredTrack; updated: boolean }> {
     const abs = path.join(root, f.rel);
     let st;
     try {
@@ -191,7 +191,7 @@ export class Scanner {
     if (old && old.size === st.size && old.mtimeMs === st.mtimeMs && old.folderArt === f.folderArt) return 'unchanged';
     try {
       const tags = await readTags(abs, f.rel);
-      const track = buildTrack(tags, { id: folderTrackId(root, f.rel), sha256: null, size: st.size, root, path: f.rel, mtimeMs: st.mtimeMs, source: { kind: 'folder', device: null }, folderArt: f.folderArt, addedAt: old?.addedAt ?? new Date().toISOString() });
+      const track = buildTrack(tags, { id: folderTrackId(root, f.rel), sha256: null, size: st.size, root, path: f.rel, mtimeMs: st.mtimeMs, source: { kind: 'folder', device: null }, folderArt: f.folderArt, addedAt: old?.addedAt ?? addedAt });
       return { track, updated: !!old };
     } catch (err) {
       if (!(err instanceof NotAudioError)) this.log.warn({ file: abs, err: (err as Error).message }, 'cannot read file');
@@ -229,8 +229,9 @@ export class Scanner {
       // A folder moved or copied in: watch it and index what it holds.
       await this.watcher?.addTree(abs);
       const batch: StoredTrack[] = [];
+      const addedAt = new Date().toISOString();
       for await (const f of walkAudio(root, rel)) {
-        const r = await this.indexFolderFile(root, f);
+        const r = await this.indexFolderFile(root, f, addedAt);
         if (typeof r === 'object') batch.push(r.track);
       }
       if (batch.length) {

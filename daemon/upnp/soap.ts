@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { normalizeIp } from '../net.js';
 import { discardBody } from '../http/errors.js';
 import { UPNP_ERRORS, UpnpError, type ActionArgs, type ActionResult, type UpnpErrorCode, type UpnpRequestInfo, type UpnpService } from './service.js';
-import { escapeXml } from './xml-text.js';
+import { escapeXml, escapeXmlUtf8 } from './xml-text.js';
 import { childrenOf, decodeXmlText as decodeXml, elementName, unsafeXmlReason, type OrderedNode, orderedXmlParser } from '../xml-read.js';
 
 /** Real control requests are a few KB; a Browse with a long filter stays far below this. */
@@ -151,12 +151,13 @@ export function parseSoapEnvelope(text: string): SoapCall {
 const ENVELOPE_OPEN = '<?xml version="1.0" encoding="utf-8"?>\n<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>';
 const ENVELOPE_CLOSE = '</s:Body></s:Envelope>\n';
 
-export function soapResponse(serviceType: string, action: string, result: ActionResult): string {
+/** The answer's bytes: each out-argument is escaped straight into UTF-8 (see escapeXmlUtf8). */
+export function soapResponse(serviceType: string, action: string, result: ActionResult): Buffer {
+  const parts: Buffer[] = [Buffer.from(`${ENVELOPE_OPEN}<u:${action}Response xmlns:u="${escapeXml(serviceType)}">`)];
   // Out-arguments in insertion order: services add them in the order their SCPD lists them.
-  const args = Object.entries(result)
-    .map(([k, v]) => `<${k}>${escapeXml(String(v))}</${k}>`)
-    .join('');
-  return `${ENVELOPE_OPEN}<u:${action}Response xmlns:u="${escapeXml(serviceType)}">${args}</u:${action}Response>${ENVELOPE_CLOSE}`;
+  for (const [k, v] of Object.entries(result)) parts.push(Buffer.from(`<${k}>`), escapeXmlUtf8(String(v)), Buffer.from(`</${k}>`));
+  parts.push(Buffer.from(`</u:${action}Response>${ENVELOPE_CLOSE}`));
+  return Buffer.concat(parts);
 }
 
 export function soapFault(code: number, description: string): string {
@@ -185,7 +186,7 @@ export function requestInfo(ctx: Context): UpnpRequestInfo {
   };
 }
 
-function sendXml(ctx: Context, status: number, body: string, server: string): void {
+function sendXml(ctx: Context, status: number, body: string | Buffer, server: string): void {
   ctx.status = status;
   ctx.type = 'text/xml; charset="utf-8"';
   ctx.set('EXT', ''); // UDA 1.0 §3.2.2: required, empty, in every control response

@@ -1,6 +1,6 @@
 // Starts the real daemon (dist/daemon/main.js) as a child process inside the test LAN.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,6 +12,21 @@ export interface DaemonOptions {
   args?: string[];
   env?: Record<string, string>;
   port?: number;
+}
+
+/**
+ * The environment and node flags of the daemon's first line (`#!/usr/bin/env -S NAME=VALUE… node FLAG…`),
+ * so tests and benchmarks run it as its shebang, npm start and systemd do.
+ */
+export function daemonRuntime(mainJs = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js')): { env: Record<string, string>; nodeFlags: string[] } {
+  const first = readFileSync(mainJs, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S (.*)$/.exec(first);
+  if (!m) throw new Error(`${mainJs}: no "#!/usr/bin/env -S" line`);
+  const words = m[1]!.trim().split(/\s+/);
+  const node = words.indexOf('node');
+  if (node < 0) throw new Error(`${mainJs}: the first line does not run node`);
+  const env = Object.fromEntries(words.slice(0, node).map((w) => w.split('=', 2) as [string, string]));
+  return { env, nodeFlags: words.slice(node + 1) };
 }
 
 let nextPort = 18200 + (process.pid % 500) * 2;
@@ -40,7 +55,8 @@ export class TestDaemon {
     // LocalSend is off unless a test turns it on (`--localsend-port 53317`): its port is fixed by the
     // apps, and two daemons at once (lock tests) would fight over it.
     const args = [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), '--data-dir', dataDir, '--port', String(port), '--interface', lan.iface, '--name', 'Living-room Hi-Fi', '--log-level', 'debug', '--localsend-port', '0', ...(opts.args ?? [])];
-    const proc = spawn(process.execPath, ['--max-semi-space-size=4', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const runtime = daemonRuntime();
+    const proc = spawn(process.execPath, [...runtime.nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...runtime.env, ...opts.env } });
     const d = new TestDaemon(proc, dataDir, port, ownsDir);
     let stderr = '';
     proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));

@@ -1,7 +1,7 @@
 // The in-memory catalogue: queries, orders, albums and artists, and the change events UPnP relies on.
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { albumIdOf, Catalog, foldText, type CatalogChange } from '../../daemon/library/catalog.js';
+import { albumIdOf, Catalog, folderTrackId, foldText, type CatalogChange } from '../../daemon/library/catalog.js';
 import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
 import { storedTrack } from '../helpers/tracks.js';
 
@@ -321,9 +321,11 @@ describe('Catalog', () => {
 
     it('finds tracks by hash and by location', () => {
       const c = library();
-      const t = track({ id: 'loc', root: '/srv/music', path: 'A/B/01 X.flac', sha256: null });
-      c.upsert([t]);
-      assert.equal(c.getByLocation('/srv/music', 'A/B/01 X.flac')?.id, 'loc');
+      // A music-folder track's id is derived from its location: that is how it is found again.
+      const id = folderTrackId('/srv/music', 'A/B/01 X.flac');
+      c.upsert([track({ id, root: '/srv/music', path: 'A/B/01 X.flac', sha256: null })]);
+      assert.equal(c.getByLocation('/srv/music', 'A/B/01 X.flac')?.id, id);
+      assert.equal(c.getByLocation('/srv/other', 'A/B/01 X.flac'), undefined);
       assert.equal(c.getByLocation(STORE_ROOT, 'A/B/01 X.flac'), undefined, 'the same path under another root is another file');
       assert.equal(c.getByHash(c.get('d11')!.sha256!)?.id, 'd11');
     });

@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { decodeXmlText, parseSoapActionHeader, parseSoapEnvelope, readSoapBody, serviceTypeMatches, soapFault, soapResponse, SoapRequestError } from '../../daemon/upnp/soap.js';
 import { UpnpError } from '../../daemon/upnp/service.js';
+import { escapeXml, escapeXmlUtf8 } from '../../daemon/upnp/xml-text.js';
 
 const ENV = (inner: string) => `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>${inner}</s:Body></s:Envelope>`;
 
@@ -87,7 +88,7 @@ describe('SOAPACTION', () => {
 describe('SOAP answers', () => {
   it('escapes out-arguments and writes the fault with the UPnP error', () => {
     assert.equal(
-      soapResponse('urn:x:service:Y:1', 'Do', { Result: '<DIDL-Lite>&"\'</DIDL-Lite>', Count: 3 }),
+      soapResponse('urn:x:service:Y:1', 'Do', { Result: '<DIDL-Lite>&"\'</DIDL-Lite>', Count: 3 }).toString('utf8'),
       '<?xml version="1.0" encoding="utf-8"?>\n<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:DoResponse xmlns:u="urn:x:service:Y:1"><Result>&lt;DIDL-Lite&gt;&amp;&quot;&apos;&lt;/DIDL-Lite&gt;</Result><Count>3</Count></u:DoResponse></s:Body></s:Envelope>\n',
     );
     assert.match(soapFault(701, 'No such object <x>'), /<UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>701<\/errorCode><errorDescription>No such object &lt;x&gt;<\/errorDescription><\/UPnPError>/);
@@ -121,5 +122,12 @@ describe('SOAP body reader', () => {
     const p = readSoapBody(req, 100, 150);
     req.write('a');
     await assert.rejects(p, (e: unknown) => e instanceof SoapRequestError && e.status === 408);
+  });
+});
+
+describe('escapeXmlUtf8', () => {
+  it('gives the UTF-8 bytes of escapeXml for markup, non-ASCII text and characters XML cannot hold', () => {
+    const samples = ['', 'plain', '<DIDL-Lite a="1">&amp; Beyoncé\'s\r\n</DIDL-Lite>', '雨の日 🎵 & <b>', 'bad\u0001\u0008\uFFFEtext', 'lone \uD800 half', 'pair 😀 \uDBFF\uDFFF'];
+    for (const s of samples) assert.deepEqual(escapeXmlUtf8(s), Buffer.from(escapeXml(s), 'utf8'), JSON.stringify(s));
   });
 });
