@@ -3,8 +3,7 @@
 // A push is acknowledged only after the file and its journal entry are on disk.
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { createWriteStream } from 'node:fs';
-import { open, link, unlink, rmdir, statfs, stat } from 'node:fs/promises';
+import { link, unlink, rmdir, statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +18,7 @@ import { collisionVariant, storeRelativePath } from './paths.js';
 import { readTags, NotAudioError, type TagInfo } from './tags.js';
 import { STORE_ROOT, type StoredTrack, type TrackSource } from './track.js';
 import { Mutex } from './mutex.js';
+import { WriteBehindFile } from './write-behind.js';
 
 export interface PushOrigin {
   /** Which device pushed (shown in "Pushed From"); null when unknown. */
@@ -82,9 +82,12 @@ export class Ingest {
     await this.checkCapacity(origin.declaredSize);
     const tmp = uniqueTempName(this.incomingDir, 'push');
     let placed = false;
+    let file: WriteBehindFile | null = null;
     const t0 = performance.now();
     try {
-      const { sha256, size } = await this.receive(body, tmp);
+      const received = await this.receive(body, tmp);
+      file = received.file;
+      const { sha256, size } = received;
       const t1 = performance.now();
       if (origin.declaredSize != null && size !== origin.declaredSize) {
         throw new LibraryError('size_mismatch', `received ${size} bytes, ${origin.declaredSize} announced`);
@@ -94,23 +97,34 @@ export class Ingest {
       }
       const existing = this.catalog.getByHash(sha256);
       if (existing && (await this.fileExists(existing))) return { track: existing, duplicate: true };
-      // The decode check reads from the page cache while the kernel writes the same pages out.
-      const [tags] = await Promise.all([this.inspect(tmp, origin.fileName), this.syncFile(tmp)]);
+      // The decode check reads from the page cache while the last of the file goes to disk.
+      const since = (t: number) => Math.round(performance.now() - t);
+      let inspectMs = 0;
+      let syncMs = 0;
+      const [tags] = await Promise.all([
+        this.inspect(tmp, origin.fileName).finally(() => (inspectMs = since(t1))),
+        file.sync().finally(() => (syncMs = since(t1))),
+      ]);
+      await file.close();
       const t2 = performance.now();
       const result = await this.commit(tmp, sha256, size, tags, { kind: 'push', device: origin.device, ...(origin.via ? { via: origin.via } : {}) });
       placed = true;
-      this.log.debug({ size, receiveMs: Math.round(t1 - t0), inspectAndSyncMs: Math.round(t2 - t1), commitMs: Math.round(performance.now() - t2) }, 'push timing');
+      this.log.debug({ size, receiveMs: Math.round(t1 - t0), inspectMs, syncMs, commitMs: since(t2) }, 'push timing');
       return result;
     } catch (err) {
       if (isDiskFull(err)) throw new LibraryError('disk_full', "the stereo's disk is full");
       throw err;
     } finally {
+      await file?.close();
       if (!placed) await unlink(tmp).catch(() => undefined);
     }
   }
 
-  /** Streams into a new temp file (never following a planted name), hashing and counting as it goes. */
-  private async receive(body: Readable, tmp: string): Promise<{ sha256: string; size: number }> {
+  /**
+   * Streams into a new temp file (never following a planted name), hashing and counting as it goes.
+   * The file is returned open, its data mostly on disk already (write-behind); the caller fsyncs it.
+   */
+  private async receive(body: Readable, tmp: string): Promise<{ sha256: string; size: number; file: WriteBehindFile }> {
     const hash = createHash('sha256');
     let size = 0;
     const maxBytes = this.opts.maxBytes;
@@ -122,11 +136,12 @@ export class Ingest {
         done(null, chunk);
       },
     });
-    // The write stream batches queued chunks into one writev, so the socket is read while the disk writes.
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1024 * 1024 });
+    const file = await WriteBehindFile.create(tmp);
     try {
-      await pipeline(body, meter, out);
+      await pipeline(body, meter, file);
+      if (size === 0) throw new LibraryError('not_audio', 'the file is empty');
     } catch (err) {
+      await file.close();
       if (err instanceof LibraryError || isDiskFull(err)) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).message === 'aborted') {
@@ -134,18 +149,7 @@ export class Ingest {
       }
       throw err;
     }
-    if (size === 0) throw new LibraryError('not_audio', 'the file is empty');
-    return { sha256: hash.digest('hex'), size };
-  }
-
-  /** fsync through a fresh descriptor: the data is on disk before the file gets its final name. */
-  private async syncFile(file: string): Promise<void> {
-    const fh = await open(file, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    return { sha256: hash.digest('hex'), size, file };
   }
 
   /** Tags, then an actual decode of the head and tail where ffmpeg is available. */
