@@ -45,13 +45,17 @@ export function foldText(s: string): string {
   return s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
 }
 
-/** A music-folder track's id: stable for the same file, whatever its content. */
+/**
+ * A music-folder track's id: stable for the same file, whatever its content. Ids are made from the
+ * digest's bytes, not by slicing its hex: a slice of a string keeps the whole string alive, which
+ * cost 100 bytes a track at 50 000 tracks.
+ */
 export function folderTrackId(root: string, rel: string): string {
-  return createHash('sha256').update(`${root}\0${rel}`).digest('hex').slice(0, 16);
+  return createHash('sha256').update(`${root}\0${rel}`).digest().toString('hex', 0, 8);
 }
 
 export function albumIdOf(albumArtist: string, album: string): string {
-  return createHash('sha1').update(`${foldText(albumArtist)}\0${foldText(album)}`).digest('hex').slice(0, 16);
+  return createHash('sha1').update(`${foldText(albumArtist)}\0${foldText(album)}`).digest().toString('hex', 0, 8);
 }
 
 

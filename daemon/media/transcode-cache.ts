@@ -24,7 +24,7 @@ export type CacheVariant = 'stream' | 'export';
 
 /** The cache file name of one transcode: readable prefix, then a hash of everything that matters. */
 export function cacheKey(src: CacheSource, target: TargetId, variant: CacheVariant, ext: string): string {
-  const h = createHash('sha256').update(JSON.stringify([FORMAT_VERSION, src.id, src.size, Math.floor(src.mtimeMs), src.sha256, target, variant])).digest('hex').slice(0, 16);
+  const h = createHash('sha256').update(JSON.stringify([FORMAT_VERSION, src.id, src.size, Math.floor(src.mtimeMs), src.sha256, target, variant])).digest().toString('hex', 0, 8);
   return `${src.id}.${target}.${variant}.${h}.${ext}`;
 }
 

@@ -145,7 +145,7 @@ export interface PlaylistSource {
 export const PLAYLISTS_ID = 'm/playlists';
 
 function hex16(s: string): string {
-  return createHash('sha1').update(s).digest('hex').slice(0, 16);
+  return createHash('sha1').update(s).digest().toString('hex', 0, 8);
 }
 
 function compareText(a: string, b: string): number {
@@ -237,6 +237,9 @@ const MUSIC_CHILD_TITLES: Readonly<Record<MusicChild, string>> = {
   'm/playlists': 'Playlists',
 };
 
+/** Containers with their own ContainerUpdateID before all of them move on to the latest (see applyChange). */
+const UPDATE_IDS_KEPT = 2000;
+
 /** How many re-sorted child lists are kept (each up to one array of track references). */
 const SORT_CACHE_ENTRIES = 32;
 
@@ -261,9 +264,9 @@ export class ObjectTree {
   /** Memoised hashes of folded names and folder locations (few distinct values, kept across rebuilds). */
   private readonly hashMemo = new Map<string, string>();
   private readonly albumIdMemo = new Map<string, string>();
-  /** ContainerUpdateID per container that changed since start; others report `baseUpdateId`. */
+  /** ContainerUpdateID per container that changed since `baseUpdateId`; others report `baseUpdateId`. */
   private readonly updateIds = new Map<string, number>();
-  private readonly baseUpdateId: number;
+  private baseUpdateId: number;
   /** Resolved tracks per playlist id, built on first use after a change. */
   private playlistTracks = new Map<string, StoredTrack[]>();
 
@@ -309,6 +312,13 @@ export class ObjectTree {
     // Uploads' childCount is shown in 0's listing.
     if (ids.has(UPLOADS_ID)) ids.add(ROOT_ID);
     for (const id of ids) this.updateIds.set(id, change.updateId);
+    if (this.updateIds.size > UPDATE_IDS_KEPT) {
+      // A first scan changes every container: rather than one entry each (2 MB at 50 000 tracks),
+      // every container now reports this change's id. Too new an id only makes a control point
+      // reload a listing it had; it never hides a change.
+      this.baseUpdateId = change.updateId;
+      this.updateIds.clear();
+    }
     return [...ids];
   }
 

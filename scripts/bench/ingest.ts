@@ -10,6 +10,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { TestDaemon } from '../../test/helpers/daemon.js';
 import { makeWav } from '../../test/helpers/fixtures.js';
+
+// The test harness turns LocalSend off (its port is fixed); steady RSS is measured with everything a
+// default daemon runs.
+const DEFAULT_SERVICES = ['--localsend-port', '53317'];
 import { generateLibrary } from '../gen-library.js';
 
 const { values: opts } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, runs: { type: 'string', default: '3' } } });
@@ -204,7 +208,7 @@ async function bigCatalogue(work: string): Promise<void> {
   console.log(`\n## ${tracks}-track catalogue (generated MP3 library in ${Date.now() - t0} ms)`);
   const dataDir = path.join(work, 'data-50k');
   const first = Date.now();
-  let d = await TestDaemon.start({ dataDir, args: ['--music-dir', lib, '--log-level', 'info'] });
+  let d = await TestDaemon.start({ dataDir, args: ['--music-dir', lib, '--log-level', 'info', ...DEFAULT_SERVICES] });
   await d.idle(600_000);
   const indexed = (Date.now() - first) / 1000;
   const s = await status(d.url);
@@ -214,7 +218,7 @@ async function bigCatalogue(work: string): Promise<void> {
   const rss: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t = process.hrtime.bigint();
-    d = await TestDaemon.start({ dataDir, args: ['--music-dir', lib, '--log-level', 'info'] });
+    d = await TestDaemon.start({ dataDir, args: ['--music-dir', lib, '--log-level', 'info', ...DEFAULT_SERVICES] });
     starts.push(Number(process.hrtime.bigint() - t) / 1e6);
     await d.idle(600_000);
     await new Promise((r) => setTimeout(r, 3000));

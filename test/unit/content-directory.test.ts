@@ -340,6 +340,23 @@ describe('ContentDirectory (in process)', () => {
   });
 });
 
+describe('ContainerUpdateIDs after a change to thousands of containers', () => {
+  it('moves every container to the latest update id instead of keeping one entry each', () => {
+    const { catalog, cd } = makeCd(smallLibrary());
+    const before = browse(cd, 'm/playlists').updateId;
+    // 2500 new albums: a first scan's batch; every album and folder container changes.
+    catalog.upsert(Array.from({ length: 2500 }, (_, i) => track({ n: 1000 + i, artist: `Artist ${i % 50}`, album: `Album ${i}`, path: `Artist ${i % 50}/Album ${i}/01.mp3` })));
+    const latest = Number(call(cd, 'GetSystemUpdateID', {}).Id);
+    assert.ok(latest > before);
+    assert.equal(browse(cd, 'm/all').updateId, latest, 'a changed container');
+    assert.equal(browse(cd, 'm/playlists').updateId, latest, 'an unchanged one now reports the latest id too: a reload at worst, never a missed change');
+    // A small change afterwards is tracked per container again.
+    catalog.upsert([track({ n: 9000, artist: 'Artist 1', album: 'Album 1', path: 'Artist 1/Album 1/02.mp3' })]);
+    assert.equal(browse(cd, 'm/all').updateId, latest + 1);
+    assert.equal(browse(cd, 'm/playlists').updateId, latest);
+  });
+});
+
 describe('ContentDirectory with renderer quirk flags', () => {
   const YAMAHA: UpnpRequestInfo = { ...REQ, remoteAddress: '10.77.0.3' };
   const SAMSUNG: UpnpRequestInfo = { ...REQ, remoteAddress: '10.77.0.4' };
