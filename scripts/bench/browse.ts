@@ -126,6 +126,9 @@ interface Figures {
   indexedS: number;
   /** hifid only: RSS after a restart on the same data dir (catalogue from its store) and the same Browse load. */
   restartRssMb?: number;
+  /** hifid only: Browse p50/p99 in that run (no first scan finishing in the background). */
+  restartP50?: number;
+  restartP99?: number;
   /** The first COLD_PAGES Browses after indexing (code not yet optimised, caches being built). */
   coldP50: number;
   coldMax: number;
@@ -222,7 +225,7 @@ async function benchHifid(lib: string, n: number): Promise<Figures> {
     await daemon.idle(20 * 60_000);
     t.agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const again = await measure(t, 'm/all', n, daemon.proc.pid!);
-    return { indexedS, ...figures, restartRssMb: again.rssMb };
+    return { indexedS, ...figures, restartRssMb: again.rssMb, restartP50: again.browseP50, restartP99: again.browseP99 };
   } finally {
     t.agent.destroy();
     await daemon.stop();
@@ -300,6 +303,7 @@ function report(n: number, h: Figures, m: Figures): void {
     [`first ${COLD_PAGES} Browses after indexing: slowest (ms)`, f2(h.coldMax), f2(m.coldMax), ''],
     [`Browse p50, ${PAGE}-item page at random offset (ms)`, f2(h.browseP50), f2(m.browseP50), `${f1(m.browseP50 / h.browseP50)}× faster`],
     [`Browse p99 (ms)`, f2(h.browseP99), f2(m.browseP99), `${f1(m.browseP99 / h.browseP99)}× faster`],
+    [`Browse p50 / p99 after a restart (ms)`, `${f2(h.restartP50 ?? NaN)} / ${f2(h.restartP99 ?? NaN)}`, '', ''],
     [`Browse throughput, concurrency ${CONCURRENCY} (req/s)`, f1(h.throughput), f1(m.throughput), `${f1(h.throughput / m.throughput)}× MiniDLNA`],
     ...h.search.flatMap((s, i): Array<[string, string, string, string]> => [
       [`Search p50 ${s.criteria} (ms)`, f2(s.p50), f2(m.search[i]!.p50), `${f1(m.search[i]!.p50 / s.p50)}× faster`],
