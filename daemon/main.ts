@@ -190,9 +190,10 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
       .startScanning(scanAbort.signal)
       // The catalogue document is rewritten after the scan: write it now, so its garbage is collected too.
       .then(() => library.store.writeSnapshot())
+      .catch((err: unknown) => log.error({ err }, 'scan failed'))
       .then(() => releaseMemoryAfterStartup(http.quietForMs, scanAbort.signal, log))
       .then(() => releaseMemoryAfterBursts(http.quietForMs, scanAbort.signal, log))
-      .catch((err: unknown) => log.error({ err }, 'scan failed'));
+      .catch((err: unknown) => log.error({ err }, 'memory release stopped'));
     stops.push({ name: 'scanner', stop: async () => { scanAbort.abort(); await scanning; } });
     log.info({ name: config.name, port: config.port, dataDir: config.dataDir, version: VERSION }, 'hifid ready');
     return { stop: stopAll };

@@ -53,10 +53,9 @@ function committedMb(): number {
 }
 
 /**
- * A compacting collection, then a plain one once allocation has calmed down: V8 shrinks its young
- * generation only in a collection that finds the allocation rate low. The first stops the daemon
- * for about 200 ms at 50 000 tracks, so each waits for a moment without requests (bounded: a remote
- * polling all the time still gets the memory back).
+ * A compacting collection, then a plain one a few seconds later for what the first requests after
+ * it left behind. The first stops the daemon for 150–300 ms at 50 000 tracks, so each waits for a
+ * moment without requests (bounded: a remote polling all the time still gets the memory back).
  */
 export async function releaseMemoryAfterStartup(quietForMs: () => number, signal: AbortSignal, log: Logger): Promise<void> {
   const before = committedMb();

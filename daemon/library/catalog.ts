@@ -221,8 +221,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     t.mime = this.intern(t.mime);
     t.root = this.intern(t.root);
     // A folder scan stamps a whole batch with one time, and a loaded document has one string per
-    // track for each: 40 bytes a track otherwise.
-    t.addedAt = this.intern(t.addedAt);
+    // track for each: 40 bytes a track otherwise. A pushed track's time is its own.
+    if (t.root !== STORE_ROOT) t.addedAt = this.intern(t.addedAt);
     // Folder tracks all share one source object; pushed ones share one per device.
     t.source = this.sharedSource(t.source);
     this.byId.set(t.id, t);
@@ -257,6 +257,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     entry.album.trackCount = entry.trackIds.size;
     if (!entry.trackIds.size) {
       this.albums.delete(aid);
+      const byAlbum = this.albumIds.get(t.albumArtist);
+      byAlbum?.delete(t.album);
+      if (byAlbum?.size === 0) this.albumIds.delete(t.albumArtist);
       return;
     }
     if (entry.album.artTrackId === t.id) {
