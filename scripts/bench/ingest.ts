@@ -8,12 +8,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { TestDaemon } from '../../test/helpers/daemon.js';
+import { DEFAULT_SERVICES, TestDaemon } from '../../test/helpers/daemon.js';
 import { makeWav } from '../../test/helpers/fixtures.js';
-
-// The test harness turns LocalSend off (its port is fixed); steady RSS is measured with everything a
-// default daemon runs.
-const DEFAULT_SERVICES = ['--localsend-port', '53317'];
 import { generateLibrary } from '../gen-library.js';
 
 const { values: opts } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, runs: { type: 'string', default: '3' } } });

@@ -29,6 +29,12 @@ export function daemonRuntime(mainJs = path.join(REPO_ROOT, 'dist', 'daemon', 'm
   return { env, nodeFlags: words.slice(node + 1) };
 }
 
+/**
+ * Arguments that turn back on what TestDaemon turns off (LocalSend: its port is fixed), for
+ * benchmarks that measure a daemon as it runs by default.
+ */
+export const DEFAULT_SERVICES: readonly string[] = ['--localsend-port', '53317'];
+
 let nextPort = 18200 + (process.pid % 500) * 2;
 
 export class TestDaemon {
