@@ -16,7 +16,6 @@ import { walkAudio, isAudioName, pickCover, type FoundFile } from './walk.js';
 const BATCH = 250;
 const CONCURRENCY = 6;
 
-
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
