@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import { LibraryError, type LibraryErrorCode } from '../library/errors.js';
+import { bodyAllowed } from './body.js';
 import type { Logger } from '../log.js';
 
 const STATUS: Record<LibraryErrorCode, number> = {
@@ -47,10 +48,10 @@ const DISCARD_MAX_MS = 10_000;
  * rest of a refused body is read and dropped before answering, up to a budget in bytes and time.
  * Resolves false when the budget ran out: the answer then goes out and the connection is closed.
  */
-export function discardBody(req: IncomingMessage, continued = true): Promise<boolean> {
+export function discardBody(req: IncomingMessage): Promise<boolean> {
   if (req.complete || req.destroyed) return Promise.resolve(true);
   // A client that asked "Expect: 100-continue" and got no 100 has sent no body: answer and close.
-  if (!continued && /100-continue/i.test(req.headers.expect ?? '')) return Promise.resolve(false);
+  if (!bodyAllowed(req)) return Promise.resolve(false);
   // A declared body far past the budget is not read at all ("stop reading at once").
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > DISCARD_MAX_BYTES) return Promise.resolve(false);
@@ -102,7 +103,7 @@ export function errorMiddleware(log: Logger) {
       }
       if (status >= 500 && status !== 507) log.error({ err, url: ctx.url }, 'request failed');
       // A refused upload: drop the rest first, or the client gets a reset instead of this answer.
-      if (!(await discardBody(ctx.req, ctx.state.continued === true))) ctx.set('Connection', 'close');
+      if (!(await discardBody(ctx.req))) ctx.set('Connection', 'close');
       ctx.status = status;
       ctx.body = errorBody(code, message);
     }

@@ -111,13 +111,10 @@ export async function listen(app: Koa, port: number, hosts: string[] | null, log
     () => {
       const server = http.createServer(UPLOAD_SERVER_LIMITS, handler);
       server.maxConnections = 512;
-      // "Expect: 100-continue": a push (HTTP push, DLNA upload's POST to an importUri) gets its 100 from
-      // its handler once the PIN, origin and size are accepted, so a refused upload is never
-      // transmitted; every other request gets it at once.
-      server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-        if (!(req.method === 'POST' && (req.url?.startsWith('/api/v1/tracks') || req.url?.startsWith('/upload/')))) res.writeContinue();
-        void handler(req, res);
-      });
+      // "Expect: 100-continue": the 100 goes out when a handler asks for the body (http/body.ts
+      // allowBody), after the PIN, origin and size are accepted, so a refused body is never
+      // transmitted; a request whose body nobody reads is answered without one.
+      server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => void handler(req, res));
       server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
         // Say what was wrong where HTTP has a word for it: headers too large, too slow to arrive.
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';

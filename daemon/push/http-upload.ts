@@ -9,7 +9,7 @@ import { MAX_PLAYLIST_BYTES } from '../library/playlist-parse.js';
 import { LibraryError } from '../library/errors.js';
 import { publicTrack, type Track } from '../library/track.js';
 import { ApiError, errorBody, statusOf } from '../http/errors.js';
-import { readBounded } from '../http/body.js';
+import { allowBody, readBounded } from '../http/body.js';
 
 const MAX_FILES_PER_REQUEST = 100;
 
@@ -56,10 +56,7 @@ export async function handlePush(ctx: Context, ingest: Ingest): Promise<void> {
   // Refuse what is certain to be too big (or cannot fit) before reading a byte of it.
   await ingest.checkCapacity(length);
   // Only now, with access and size checked, may a client waiting on "Expect: 100-continue" send the body.
-  if (/100-continue/i.test(ctx.get('Expect'))) {
-    ctx.res.writeContinue();
-    ctx.state.continued = true;
-  }
+  allowBody(ctx.req, ctx.res);
   const device = deviceLabel(ctx);
   if (type.startsWith('multipart/form-data')) return handleMultipart(ctx, ingest, device);
   if (!type.startsWith('audio/') && !type.startsWith('application/octet-stream')) {
@@ -179,10 +176,7 @@ function firstFormFile(ctx: Context, limit: number): Promise<{ bytes: Buffer; fi
 export async function handlePlaylistPush(ctx: Context, playlists: Pick<PlaylistStore, 'add'>, toJson: (p: Playlist) => unknown): Promise<void> {
   const length = Number(ctx.get('Content-Length') || NaN);
   if (length > MAX_PLAYLIST_BYTES * 2) throw new ApiError(413, 'too_large', `a playlist file is at most ${MAX_PLAYLIST_BYTES} bytes`);
-  if (/100-continue/i.test(ctx.get('Expect'))) {
-    ctx.res.writeContinue();
-    ctx.state.continued = true;
-  }
+  allowBody(ctx.req, ctx.res);
   const type = ctx.get('Content-Type').toLowerCase();
   const { bytes, fileName } = type.startsWith('multipart/form-data')
     ? await firstFormFile(ctx, MAX_PLAYLIST_BYTES)

@@ -1,13 +1,14 @@
 // SOAP control (UDA 1.0 §3.2): read a capped body, refuse DTDs before any parsing, parse the envelope
 // with entity processing off, check SOAPACTION against the body and the service, call the service, and
 // write either `u:<Action>Response` or a fault. UpnpError becomes a SOAP fault here and nowhere else.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Context } from 'koa';
 import { XMLValidator } from 'fast-xml-parser';
 import type { Logger } from '../log.js';
 import { normalizeIp } from '../net.js';
 import { discardBody } from '../http/errors.js';
+import { allowBody } from '../http/body.js';
 import { UPNP_ERRORS, UpnpError, type ActionArgs, type ActionResult, type UpnpErrorCode, type UpnpRequestInfo, type UpnpService } from './service.js';
 import { escapeXml, escapeXmlUtf8 } from './xml-text.js';
 import { childrenOf, decodeXmlText as decodeXml, elementName, unsafeXmlReason, type OrderedNode, orderedXmlParser } from '../xml-read.js';
@@ -28,10 +29,14 @@ export class SoapRequestError extends Error {
   }
 }
 
-/** Reads the body up to `limit` bytes; 413 past it (before parsing anything), 408 when too slow. */
-export function readSoapBody(req: IncomingMessage, limit = SOAP_BODY_LIMIT, timeoutMs = SOAP_BODY_TIMEOUT_MS): Promise<Buffer> {
+/**
+ * Reads the body up to `limit` bytes; 413 past it (before parsing anything, and before a client
+ * waiting on "Expect: 100-continue" is let to send it: `res` given), 408 when too slow.
+ */
+export function readSoapBody(req: IncomingMessage, limit = SOAP_BODY_LIMIT, timeoutMs = SOAP_BODY_TIMEOUT_MS, res?: ServerResponse): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new SoapRequestError(413, `body over ${limit} bytes`));
+  if (res) allowBody(req, res);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -200,7 +205,7 @@ export async function handleControl(ctx: Context, service: UpnpService, log: Log
   try {
     const header = parseSoapActionHeader(ctx.get('SOAPACTION') || undefined);
     // Read and parse first: a 413 or malformed body is answered the same whatever the header says.
-    const bytes = await readSoapBody(ctx.req);
+    const bytes = await readSoapBody(ctx.req, SOAP_BODY_LIMIT, SOAP_BODY_TIMEOUT_MS, ctx.res);
     call = parseSoapEnvelope(bytes.toString('utf8').replace(/^\uFEFF/, ''));
     if (!header || !serviceTypeMatches(header.serviceType, service.type) || header.action !== call.action) {
       throw new UpnpError(401, 'SOAPACTION does not name this service and the action in the body');

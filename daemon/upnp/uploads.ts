@@ -24,6 +24,7 @@ import { writeDidl, type DidlItem } from './didl.js';
 import { openSource, parseImportSource, SourceRefused, SourceUnreachable, type ImportSource, type OpenedSource } from './import-source.js';
 import { UPLOADS_ID } from './object-tree.js';
 import { UpnpError, type ActionArgs, type ActionResult, type UpnpRequestInfo } from './service.js';
+import { allowBody } from '../http/body.js';
 import { OCM, isAudioItemClass, parseCreateElements } from './upload-elements.js';
 
 export const ANY_CONTAINER = 'DLNA.ORG_AnyContainer';
@@ -492,11 +493,8 @@ export class DlnaUploads {
     p.state = 'receiving';
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
-    // Only now may a client waiting on "Expect: 100-continue" send the body (server.ts defers it).
-    if (/100-continue/i.test(ctx.get('Expect'))) {
-      ctx.res.writeContinue();
-      ctx.state.continued = true;
-    }
+    // Only now may a client waiting on "Expect: 100-continue" send the body.
+    allowBody(ctx.req, ctx.res);
     const body = requestBody(ctx);
     p.abort = (reason) => body.destroy(reason);
     const r = await this.ingest(p, body, length);

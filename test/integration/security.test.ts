@@ -422,6 +422,37 @@ describe('security: upload limits', function () {
       assert.equal((await fetch(`${d.url}/api/v1/tracks/${id}`, { method: 'DELETE' })).status, 204);
     });
 
+    it('answers "Expect: 100-continue" for a too-big playlist or SOAP body with an error and no 100', async () => {
+      const u = new URL(d.url);
+      const playlist = await rawExchange(d.url, `POST /api/v1/playlists HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: audio/x-mpegurl\r\nContent-Length: ${5 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`);
+      assert.doesNotMatch(playlist, /100 Continue/);
+      assert.match(playlist, /^HTTP\/1\.1 413 /);
+      const soap = await rawExchange(d.url, `POST /upnp/control/cds HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: text/xml\r\nSOAPACTION: "urn:schemas-upnp-org:service:ContentDirectory:1#Browse"\r\nContent-Length: ${1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`);
+      assert.doesNotMatch(soap, /100 Continue/);
+      assert.match(soap, /^HTTP\/1\.1 413 /);
+    });
+
+    it('sends 100 Continue for a SOAP Browse that waits for it, then the answer', async () => {
+      const u = new URL(d.url);
+      const body = Buffer.from(
+        '<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:Browse xmlns:u="urn:schemas-upnp-org:service:ContentDirectory:1">' +
+          '<ObjectID>0</ObjectID><BrowseFlag>BrowseDirectChildren</BrowseFlag><Filter>*</Filter><StartingIndex>0</StartingIndex><RequestedCount>0</RequestedCount><SortCriteria></SortCriteria></u:Browse></s:Body></s:Envelope>',
+      );
+      const reply = await new Promise<string>((resolve, reject) => {
+        const sock = net.connect(Number(u.port), u.hostname);
+        let text = '';
+        sock.on('data', (b: Buffer) => {
+          text += b.toString('latin1');
+          if (text.startsWith('HTTP/1.1 100') && !text.includes('\r\n\r\nHTTP/')) sock.write(body);
+        });
+        sock.on('end', () => resolve(text));
+        sock.on('error', reject);
+        sock.write(`POST /upnp/control/cds HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: text/xml; charset="utf-8"\r\nSOAPACTION: "urn:schemas-upnp-org:service:ContentDirectory:1#Browse"\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+      });
+      assert.match(reply, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+      assert.match(reply, /<u:BrowseResponse /);
+    });
+
     it('refuses a chunked 2 MB body (no Content-Length) with 413, leaving nothing', async () => {
       const body = twoMb();
       const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -2,6 +2,7 @@
 // prepare-upload (audio and playlists, tokens per accepted file), upload (audio streamed into ingest,
 // playlists into the playlist store), cancel.
 // Errors are LocalSend's `{"message": "…"}`.
+import type http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { Transform } from 'node:stream';
@@ -19,7 +20,7 @@ import { isLanAddress } from '../../net.js';
 import { certFingerprint, type LocalSendIdentity } from './identity.js';
 import { DtoError, deviceName, fileKind, isTextMessage, parsePrepareUpload, parseRegister, selfInfo, titleHint, type FileDto } from './dto.js';
 import { SessionError, type ReceiveSessions, type Session, type Upload } from './sessions.js';
-import { readBounded } from '../../http/body.js';
+import { allowBody, readBounded } from '../../http/body.js';
 import { clientAddress } from '../../http/access.js';
 
 /** A refusal with LocalSend's status for it. */
@@ -328,6 +329,11 @@ export function listenLocalSend(app: Koa, identity: LocalSendIdentity, port: num
         handler,
       );
       server.maxConnections = 64;
+      // The apps do not wait for a 100; one that asks gets it at once, recorded for discardBody.
+      server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+        allowBody(req, res);
+        void handler(req, res);
+      });
       server.on('tlsClientError', (err) => log.debug({ reason: err.message }, 'LocalSend TLS handshake failed'));
       return server;
     },
