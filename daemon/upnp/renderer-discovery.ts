@@ -8,12 +8,13 @@
 // source address (import-source.ts's rules, plus that), one GET, no redirects, 3 s for everything,
 // 64 KB at most, one fetch per address at a time and a new one at most every 10 minutes (a minute
 // after a failure). The XML is parsed like a SOAP body: no DTD, no entities beyond XML's five.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
 import type { Logger } from '../log.js';
 import type { LocalAddress } from '../net.js';
 import type { DeviceInfo, Profile } from '../profiles.js';
 import { parseImportSource, requestSource, SourceRefused, type ImportSource } from './import-source.js';
-import { decodeXmlText, unsafeXmlReason } from '../xml-read.js';
+import { childrenOf, decodeXmlText, elementName, orderedXmlParser, textOf, unsafeXmlReason, type OrderedNode } from '../xml-read.js';
+import { readBounded } from '../http/body.js';
 import type { ReceivedAnnouncement } from './ssdp.js';
 
 export const MEDIA_RENDERER_1 = 'urn:schemas-upnp-org:device:MediaRenderer:1';
@@ -88,54 +89,38 @@ export interface RendererDescription {
   avTransportControlUrl: string | null;
 }
 
-const parser = new XMLParser({
-  processEntities: false, // decoded by decodeXmlText: the five XML entities and character references only
-  htmlEntities: false,
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  trimValues: true,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  commentPropName: '#comment',
-  cdataPropName: '#cdata',
-  // root/device/deviceList/device/deviceList/device/serviceList/service/controlURL, with room to spare
-  maxNestedTags: 16,
-  isArray: (name) => name === 'device' || name === 'service',
-});
-
-type XmlNode = Record<string, unknown>;
+// root/device/deviceList/device/deviceList/device/serviceList/service/controlURL, with room to spare
+const parser = orderedXmlParser({ maxNestedTags: 16 });
 
 const MAX_FIELD = 256;
+/** An AV receiver nests a few devices; more is not a real description. */
 const MAX_DEVICES_IN_DESCRIPTION = 32;
 
-function isNode(v: unknown): v is XmlNode {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The children of each child element of `nodes` called `name`. */
+function elements(nodes: OrderedNode[], name: string): OrderedNode[][] {
+  return nodes.filter((n) => elementName(n) === name).map((n) => childrenOf(n, name));
 }
 
-/** The text of a leaf element, entity-decoded and trimmed, control characters dropped; null when absent or not text. */
-function leaf(node: XmlNode, name: string): string | null {
-  const v = node[name];
+/** The text of a leaf element, entity-decoded and trimmed, control characters dropped; null when absent, repeated or not text. */
+function leaf(nodes: OrderedNode[], name: string): string | null {
+  const found = elements(nodes, name);
+  if (found.length !== 1 || found[0]!.some((n) => elementName(n) !== null)) return null;
   let raw: string;
-  if (typeof v === 'string') {
-    try {
-      raw = decodeXmlText(v, (message) => new DescriptionError(message));
-    } catch {
-      return null;
-    }
-  } else if (isNode(v) && typeof v['#cdata'] === 'string' && Object.keys(v).every((k) => k === '#cdata' || k === '#comment')) raw = v['#cdata'];
-  else return null;
+  try {
+    raw = textOf(found[0]!, (t) => decodeXmlText(t, (message) => new DescriptionError(message)));
+  } catch {
+    return null;
+  }
   // eslint-disable-next-line no-control-regex
   const text = raw.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
   if (text === '') return null;
   return text.length > MAX_FIELD ? text.slice(0, MAX_FIELD) : text;
 }
 
-function children(node: XmlNode, list: string, item: string): XmlNode[] {
-  const l = node[list];
-  if (!isNode(l)) return [];
-  const items = l[item];
-  return Array.isArray(items) ? items.filter(isNode) : [];
+/** The `item` elements of the one `list` element (deviceList/device, serviceList/service). */
+function children(nodes: OrderedNode[], list: string, item: string): OrderedNode[][] {
+  const l = elements(nodes, list);
+  return l.length === 1 ? elements(l[0]!, item) : [];
 }
 
 /**
@@ -160,19 +145,20 @@ export function parseRendererDescription(xml: string, udn: string, location: str
   const unsafe = unsafeXmlReason(xml);
   if (unsafe) throw new DescriptionError(unsafe);
   if (XMLValidator.validate(xml) !== true) throw new DescriptionError('malformed XML');
-  let doc: unknown;
+  let doc: OrderedNode[];
   try {
-    doc = parser.parse(xml);
+    doc = parser.parse(xml) as OrderedNode[];
   } catch {
     throw new DescriptionError('malformed XML');
   }
-  const root = isNode(doc) ? doc.root : undefined;
-  if (!isNode(root)) throw new DescriptionError('no <root> element');
-  const top = Array.isArray(root.device) ? root.device.filter(isNode) : [];
+  const roots = elements(doc, 'root');
+  if (roots.length !== 1) throw new DescriptionError('no <root> element');
+  const root = roots[0]!;
+  const top = elements(root, 'device');
   if (top.length !== 1) throw new DescriptionError('<root> must hold one <device>');
   // The announced device may be the root device or an embedded one (an AV receiver's renderer).
-  const all: XmlNode[] = [];
-  const walk = (d: XmlNode) => {
+  const all: OrderedNode[][] = [];
+  const walk = (d: OrderedNode[]) => {
     if (all.length >= MAX_DEVICES_IN_DESCRIPTION) throw new DescriptionError('too many embedded devices');
     all.push(d);
     for (const e of children(d, 'deviceList', 'device')) walk(e);
@@ -248,15 +234,10 @@ export function fetchDescription(src: ImportSource, opts: FetchOptions): Promise
       if (res.statusCode !== 200) return finish(new DescriptionError(`HTTP ${res.statusCode ?? 0} for the description (redirects are not followed)`));
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > opts.maxBytes) return finish(new DescriptionError(`description of ${declared} bytes is over ${opts.maxBytes}`));
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > opts.maxBytes) finish(new DescriptionError(`description over ${opts.maxBytes} bytes`));
-        else chunks.push(c);
-      });
-      res.on('end', () => finish(null, Buffer.concat(chunks, size).toString('utf8')));
-      res.on('error', (err) => finish(new DescriptionError(`description cut off: ${err.message}`)));
+      readBounded(res, opts.maxBytes, () => new DescriptionError(`description over ${opts.maxBytes} bytes`)).then(
+        (bytes) => finish(null, bytes.toString('utf8')),
+        (err: Error) => finish(err instanceof DescriptionError ? err : new DescriptionError(`description cut off: ${err.message}`)),
+      );
     });
     req.end();
   });
