@@ -139,7 +139,13 @@ interface Figures {
 const SEARCHES = ['dc:title contains "Love"', 'upnp:artist = "Artist 0042"'];
 
 async function measureHere(t: Target, container: string, n: number, pid: number): Promise<Omit<Figures, 'indexedS'>> {
-  const first = await browse(t, container, 0, 1);
+  // MiniDLNA has been seen to answer 0 for a moment right after it first showed every track (its
+  // scanner finishing): give the count a few seconds to settle before calling the run broken.
+  let first = await browse(t, container, 0, 1);
+  for (let tries = 0; first.total !== n && tries < 20; tries++) {
+    await sleep(500);
+    first = await browse(t, container, 0, 1);
+  }
   if (first.total !== n) throw new Error(`${t.name}: ${container} holds ${first.total}, expected ${n}`);
   // The first pages after indexing, reported on their own: a server with a JIT (hifid) is slower
   // until its code is optimised, and the percentiles below are of the steady state, as for any
