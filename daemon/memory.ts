@@ -53,9 +53,17 @@ function committedMb(): number {
 }
 
 /**
- * A compacting collection, then a plain one a few seconds later for what the first requests after
- * it left behind. The first stops the daemon for 150–300 ms at 50 000 tracks, so each waits for a
- * moment without requests (bounded: a remote polling all the time still gets the memory back).
+ * The pause before the second collection. V8 gives back the new space a burst grew (up to
+ * 2 × --max-semi-space-size, 3 MB here) only in a collection that sees a low allocation rate, which
+ * it measures over the last 5 s: a collection 1 s after the burst kept it.
+ */
+const AFTERWARDS_MS = 6000;
+
+/**
+ * A compacting collection, then a plain one AFTERWARDS_MS later for what the first requests after
+ * it left behind, and the new space. The first stops the daemon for 150–300 ms at 50 000 tracks, so
+ * each waits for a moment without requests (bounded: a remote polling all the time still gets the
+ * memory back).
  */
 export async function releaseMemoryAfterStartup(quietForMs: () => number, signal: AbortSignal, log: Logger): Promise<void> {
   const before = committedMb();
@@ -64,7 +72,7 @@ export async function releaseMemoryAfterStartup(quietForMs: () => number, signal
   const t0 = performance.now();
   compactingGc();
   const pauseMs = performance.now() - t0;
-  await pause(2000, signal);
+  await pause(AFTERWARDS_MS, signal);
   await quiet(quietForMs, 1000, 30_000, signal);
   if (signal.aborted) return;
   fullGc();
@@ -76,8 +84,9 @@ const BURST_GROWTH_MB = 6;
 
 /**
  * After start-up: whenever the heap has grown by BURST_GROWTH_MB since the last collection and the
- * daemon has had a second without requests, two plain collections a second apart (each about 35 ms
- * at 50 000 tracks; the first frees, the second returns the swept pages). Runs until `signal` aborts.
+ * daemon has had a second without requests, two plain collections AFTERWARDS_MS apart (each about
+ * 35 ms at 50 000 tracks; the first frees, the second returns the swept pages and the new space).
+ * Runs until `signal` aborts.
  */
 export async function releaseMemoryAfterBursts(quietForMs: () => number, signal: AbortSignal, log: Logger): Promise<void> {
   let baseline = committedMb();
@@ -87,7 +96,7 @@ export async function releaseMemoryAfterBursts(quietForMs: () => number, signal:
     if (committedMb() < baseline + BURST_GROWTH_MB || quietForMs() < 1000) continue;
     const before = committedMb();
     fullGc();
-    await pause(1000, signal);
+    await pause(AFTERWARDS_MS, signal);
     if (signal.aborted) return;
     fullGc();
     baseline = committedMb();

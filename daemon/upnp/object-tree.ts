@@ -86,14 +86,6 @@ export interface Children {
   tracks: readonly StoredTrack[];
 }
 
-/** Folded text of a list of tracks, index-aligned with it: Search reads arrays, not per-track Map lookups. */
-export interface TracksText {
-  title: readonly string[];
-  artist: readonly string[];
-  album: readonly string[];
-  genre: ReadonlyArray<string | null>;
-}
-
 /** What Search looks through below a container. */
 export interface SearchScope {
   /** Tracks below the container, in its natural order (album order for whole views). */
@@ -253,7 +245,6 @@ export class ObjectTree {
   private recentCutoff: string | null = null;
   private readonly sortCache = new Map<string, Children>();
   /** Folded text per track list, keyed by the list itself: lists are replaced, never changed, after a change. */
-  private textCache = new WeakMap<readonly StoredTrack[], TracksText>();
   private wholeContainers: TreeContainer[] | null = null;
   /**
    * All Tracks in title order, kept up to date across changes (binary-search inserts, one filter for
@@ -376,7 +367,7 @@ export class ObjectTree {
   }
 
   private readonly byTitle = (a: StoredTrack, b: StoredTrack): number =>
-    compareText(this.catalog.foldedTitle(a), this.catalog.foldedTitle(b)) ||
+    this.catalog.compareTitles(a, b) ||
     compareText(this.catalog.foldValue(a.artist), this.catalog.foldValue(b.artist)) ||
     compareText(a.id, b.id);
 
@@ -871,22 +862,6 @@ export class ObjectTree {
     return out;
   }
 
-  /** The folded text of a track list, made once per list (the whole library's list lives until the next change). */
-  textOf(tracks: readonly StoredTrack[]): TracksText {
-    let text = this.textCache.get(tracks);
-    if (!text) {
-      const c = this.catalog;
-      text = {
-        title: tracks.map((t) => c.foldedTitle(t)),
-        artist: tracks.map((t) => c.foldValue(t.artist)),
-        album: tracks.map((t) => c.foldValue(t.album)),
-        genre: tracks.map((t) => (t.genre ? c.foldValue(t.genre) : null)),
-      };
-      this.textCache.set(tracks, text);
-    }
-    return text;
-  }
-
   /** What Search looks through below a container, or null if there is no such container. */
   searchScope(id: string): SearchScope | null {
     return this.node(id)?.scope() ?? null;
@@ -910,7 +885,7 @@ export class ObjectTree {
       const sign = s.descending ? -1 : 1;
       switch (s.field) {
         case 'dc:title':
-          return (a, b) => sign * compareText(c.foldedTitle(a), c.foldedTitle(b));
+          return (a, b) => sign * c.compareTitles(a, b);
         case 'upnp:artist':
           return (a, b) => sign * compareText(c.foldValue(a.artist), c.foldValue(b.artist));
         case 'upnp:album':

@@ -150,6 +150,24 @@ describe('Catalog', () => {
       );
       assert.deepEqual(ids(x.query({}).items), ['disc1t1', 'noDisc2', 'none', 'd2t1']);
     });
+    it('orders titles exactly as their folded forms compare, ASCII or not', () => {
+      // compareTitles lower-cases ASCII on the fly and keeps folded copies only of non-ASCII titles.
+      const titles = ['abc', 'ABC', 'Abd', 'ab', 'ab[', 'AB_', 'Z', 'a', '', 'Jóga', 'joga', 'Joh', 'Jo', 'e\u0301', 'E', 'ea', 'Ｌｏｖｅ', 'love', 'Lovf', 'ドライフラワー', 'トライ', 'Ⅳ', 'iv', 'Straße', 'strasse', 'abc\u0301', 'Ω', 'ω'];
+      const x = new Catalog(silent);
+      x.load(titles.map((title, i) => track({ id: `t${String(i).padStart(2, '0')}`, title })), 0);
+      const byId = new Map(x.all().map((t) => [t.id, t]));
+      const sign = (n: number) => Math.sign(n);
+      for (const a of byId.values()) {
+        for (const b of byId.values()) {
+          const fa = foldText(a.title);
+          const fb = foldText(b.title);
+          assert.equal(sign(x.compareTitles(a, b)), fa < fb ? -1 : fa > fb ? 1 : 0, `${JSON.stringify(a.title)} vs ${JSON.stringify(b.title)}`);
+        }
+      }
+      // And a track whose title changed under the same id is compared by its new title.
+      x.upsert([track({ id: 't00', title: 'zzz' })]);
+      assert.equal(sign(x.compareTitles(x.get('t00')!, byId.get('t06')!)), 1);
+    });
     it('is stable for equal keys (same order on every page)', () => {
       const x = new Catalog(silent);
       x.load(Array.from({ length: 30 }, (_, i) => track({ id: `t${String(29 - i).padStart(2, '0')}`, title: 'Same' })), 0);
