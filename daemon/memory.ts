@@ -60,6 +60,13 @@ function committedMb(): number {
 const AFTERWARDS_MS = 6000;
 
 /**
+ * How long after start-up work or a burst of requests the memory given back settles: the quiet
+ * second, AFTERWARDS_MS, and time for the collections themselves. What a steady-state RSS
+ * reading (the benchmarks) waits for.
+ */
+export const MEMORY_SETTLES_MS = 1000 + AFTERWARDS_MS + 3000;
+
+/**
  * A compacting collection, then a plain one AFTERWARDS_MS later for what the first requests after
  * it left behind, and the new space. The first stops the daemon for 150–300 ms at 50 000 tracks, so
  * each waits for a moment without requests (bounded: a remote polling all the time still gets the

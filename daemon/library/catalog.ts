@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { STORE_ROOT, type StoredTrack } from './track.js';
+import { CatalogTrack, type TrackFormat } from './catalog-track.js';
 import type { Album, NamedCount, Page } from './listing.js';
 
 export type SortKey = 'title' | 'artist' | 'album' | 'albumArtist' | 'year' | 'genre' | 'added' | 'track' | 'duration';
@@ -82,7 +83,7 @@ export interface CatalogEvents {
 }
 
 export class Catalog extends EventEmitter<CatalogEvents> {
-  private readonly byId = new Map<string, StoredTrack>();
+  private readonly byId = new Map<string, CatalogTrack>();
   private readonly byHash = new Map<string, string>();
   /**
    * Store path → id, for pushed tracks only. A music-folder track's id is a hash of its location
@@ -142,15 +143,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
   /** Adds or replaces tracks, then emits one change event for the batch. */
   upsert(tracks: StoredTrack[]): void {
     const removed: StoredTrack[] = [];
+    const added: StoredTrack[] = [];
     for (const t of tracks) {
       const old = this.byId.get(t.id);
       if (old) {
         this.unindex(old);
         removed.push(old);
       }
-      this.index(t);
+      added.push(this.index(t));
     }
-    this.changed(tracks, removed);
+    this.changed(added, removed);
   }
 
   remove(ids: string[]): StoredTrack[] {
@@ -217,19 +219,37 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return id;
   }
 
-  private index(t: StoredTrack): void {
-    t.artist = this.intern(t.artist);
-    t.album = this.intern(t.album);
-    t.albumArtist = this.intern(t.albumArtist);
-    if (t.genre) t.genre = this.intern(t.genre);
-    t.codec = this.intern(t.codec);
-    t.mime = this.intern(t.mime);
-    t.root = this.intern(t.root);
-    // A folder scan stamps a whole batch with one time, and a loaded document has one string per
-    // track for each: 40 bytes a track otherwise. A pushed track's time is its own.
-    if (t.root !== STORE_ROOT) t.addedAt = this.intern(t.addedAt);
-    // Folder tracks all share one source object; pushed ones share one per device.
-    t.source = this.sharedSource(t.source);
+  /** One format object per distinct codec, MIME type, rate, depth and channels. */
+  private readonly formats = new Map<string, TrackFormat>();
+  private sharedFormat(t: StoredTrack): TrackFormat {
+    const key = `${t.codec}\0${t.mime}\0${t.sampleRate}\0${t.bitsPerSample}\0${t.channels}`;
+    let f = this.formats.get(key);
+    if (!f) this.formats.set(key, (f = Object.freeze({ codec: this.intern(t.codec), mime: this.intern(t.mime), sampleRate: t.sampleRate, bitsPerSample: t.bitsPerSample, channels: t.channels })));
+    return f;
+  }
+
+  /** The catalogue's record of `input`, sharing what other tracks have too. */
+  private record(input: StoredTrack): CatalogTrack {
+    // A spread copy of a record has none of its computed fields: storedFields() copies them all.
+    if (typeof input.codec !== 'string') throw new TypeError(`track ${input.id} has no codec: copy catalogue records with storedFields()`);
+    const root = this.intern(input.root);
+    return new CatalogTrack(input, {
+      artist: this.intern(input.artist),
+      album: this.intern(input.album),
+      albumArtist: this.intern(input.albumArtist),
+      genre: input.genre ? this.intern(input.genre) : input.genre,
+      // A folder scan stamps a whole batch with one time, and a loaded document has one string per
+      // track for each: 40 bytes a track otherwise. A pushed track's time is its own.
+      addedAt: root !== STORE_ROOT ? this.intern(input.addedAt) : input.addedAt,
+      // Folder tracks all share one source object; pushed ones share one per device.
+      source: this.sharedSource(input.source),
+      root,
+      format: this.sharedFormat(input),
+    });
+  }
+
+  private index(input: StoredTrack): CatalogTrack {
+    const t = this.record(input);
     this.byId.set(t.id, t);
     if (t.sha256) this.byHash.set(t.sha256, t.id);
     if (t.root === STORE_ROOT) this.storePaths.set(t.path, t.id);
@@ -248,9 +268,10 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     if (!entry.album.artTrackId && (t.hasArt || t.folderArt)) entry.album.artTrackId = t.id;
     entry.album.year ??= t.year;
     entry.album.genre ??= t.genre;
+    return t;
   }
 
-  private unindex(t: StoredTrack): void {
+  private unindex(t: CatalogTrack): void {
     this.byId.delete(t.id);
     if (t.sha256 && this.byHash.get(t.sha256) === t.id) this.byHash.delete(t.sha256);
     if (t.root === STORE_ROOT && this.storePaths.get(t.path) === t.id) this.storePaths.delete(t.path);

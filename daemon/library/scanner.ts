@@ -10,7 +10,7 @@ import { folderTrackId, type Catalog } from './catalog.js';
 import type { CatalogStore } from './store.js';
 import { buildTrack, storeTrackId } from './ingest.js';
 import { readTags, NotAudioError } from './tags.js';
-import { STORE_ROOT, type StoredTrack } from './track.js';
+import { STORE_ROOT, storedFields, type StoredTrack } from './track.js';
 import { walkAudio, isAudioName, pickCover, type FoundFile } from './walk.js';
 
 const BATCH = 250;
@@ -248,7 +248,7 @@ export class Scanner {
       const cover = pickCover(names);
       const affected = this.catalog.all().filter((t) => t.root === root && path.posix.dirname(t.path) === dirRel && t.folderArt !== cover);
       if (affected.length) {
-        this.catalog.upsert(affected.map((t) => ({ ...t, folderArt: cover })));
+        this.catalog.upsert(affected.map((t) => ({ ...storedFields(t), folderArt: cover })));
         this.store.markDirty();
       }
       return;

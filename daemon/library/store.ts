@@ -122,11 +122,14 @@ export class CatalogStore {
         this.log.warn('no usable .bak; the catalogue will be rebuilt from the files on disk');
       }
     }
-    const byId = new Map(this.db.data.tracks.map((t) => [t.id, t]));
-    this.seq = this.db.data.journalSeq;
+    const loaded = this.db.data;
+    // The catalogue keeps its own records of these: held here too, they would double its memory.
+    this.db.data = { version: 1, journalSeq: loaded.journalSeq, tracks: [] };
+    const byId = new Map(loaded.tracks.map((t) => [t.id, t]));
+    this.seq = loaded.journalSeq;
     let replayed = 0;
     for (const e of await this.readJournal()) {
-      if (e.seq <= this.db.data.journalSeq) continue;
+      if (e.seq <= loaded.journalSeq) continue;
       if (e.op === 'put') byId.set(e.track.id, e.track);
       else byId.delete(e.id);
       this.seq = Math.max(this.seq, e.seq);

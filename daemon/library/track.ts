@@ -54,7 +54,35 @@ export interface StoredTrack extends Track {
 
 export const STORE_ROOT = 'store';
 
-export function publicTrack(t: StoredTrack): Track {
-  const { root: _root, mtimeMs: _m, folderArt: _f, ...pub } = t;
-  return pub;
+/** The public fields, one by one: the catalogue's records compute some of them (CatalogTrack). */
+export function publicTrack(t: Track): Track {
+  return {
+    id: t.id,
+    title: t.title,
+    artist: t.artist,
+    album: t.album,
+    albumArtist: t.albumArtist,
+    trackNumber: t.trackNumber,
+    discNumber: t.discNumber,
+    year: t.year,
+    genre: t.genre,
+    durationMs: t.durationMs,
+    codec: t.codec,
+    mime: t.mime,
+    sampleRate: t.sampleRate,
+    bitsPerSample: t.bitsPerSample,
+    channels: t.channels,
+    bitrate: t.bitrate,
+    size: t.size,
+    sha256: t.sha256,
+    hasArt: t.hasArt,
+    addedAt: t.addedAt,
+    source: t.source,
+    path: t.path,
+  };
+}
+
+/** Every stored field as a plain object (a copy to change, or to write out). */
+export function storedFields(t: StoredTrack): StoredTrack {
+  return { ...publicTrack(t), root: t.root, mtimeMs: t.mtimeMs, folderArt: t.folderArt };
 }

@@ -8,6 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { MEMORY_SETTLES_MS } from '../../daemon/memory.js';
 import { DEFAULT_SERVICES, TestDaemon } from '../../test/helpers/daemon.js';
 import { makeWav } from '../../test/helpers/fixtures.js';
 import { generateLibrary } from '../gen-library.js';
@@ -217,7 +218,7 @@ async function bigCatalogue(work: string): Promise<void> {
     d = await TestDaemon.start({ dataDir, args: ['--music-dir', lib, '--log-level', 'info', ...DEFAULT_SERVICES] });
     starts.push(Number(process.hrtime.bigint() - t) / 1e6);
     await d.idle(600_000);
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, MEMORY_SETTLES_MS));
     rss.push(rssMb(d.proc.pid!));
     await d.stop();
   }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { albumIdOf, Catalog, folderTrackId, foldText, type CatalogChange } from '../../daemon/library/catalog.js';
-import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
+import { STORE_ROOT, storedFields, type StoredTrack } from '../../daemon/library/track.js';
 import { storedTrack } from '../helpers/tracks.js';
 
 let seq = 0;
@@ -296,7 +296,7 @@ describe('Catalog', () => {
       const h2 = c.get('h2')!;
       const seen: CatalogChange[] = [];
       c.on('change', (ch) => seen.push(ch));
-      c.upsert([{ ...h2, title: 'Bachelorette', album: 'Homogenic (Deluxe)' }]);
+      c.upsert([{ ...storedFields(h2), title: 'Bachelorette', album: 'Homogenic (Deluxe)' }]);
       assert.equal(seen[0]!.removed[0]!.title, 'Jóga', 'the old version is reported as removed');
       assert.equal(seen[0]!.added[0]!.title, 'Bachelorette');
       assert.equal(c.size, 8);
@@ -324,7 +324,7 @@ describe('Catalog', () => {
 
     it('hands album art to another track with art when the art track goes', () => {
       const c = library();
-      c.upsert([{ ...c.get('h3')!, hasArt: true }]);
+      c.upsert([{ ...storedFields(c.get('h3')!), hasArt: true }]);
       c.remove(['h1']);
       assert.equal(c.album(albumIdOf('Björk', 'Homogenic'))!.artTrackId, 'h3');
     });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { pino } from 'pino';
 import { Catalog } from '../../daemon/library/catalog.js';
-import { STORE_ROOT, type StoredTrack } from '../../daemon/library/track.js';
+import { STORE_ROOT, storedFields, type StoredTrack } from '../../daemon/library/track.js';
 import type { Quirk } from '../../daemon/profiles.js';
 import { CDS_SCPD, createContentDirectory, MAX_RETURNED, type ContentDirectory } from '../../daemon/upnp/content-directory.js';
 import { UpnpError, type ActionArgs, type UpnpRequestInfo } from '../../daemon/upnp/service.js';
@@ -309,7 +309,7 @@ describe('ContentDirectory (in process)', () => {
     for (let round = 0; round < 20; round++) {
       catalog.upsert(words.map((w, i) => track({ n: n++, title: `${w} ${(round * 7 + i) % 5}` })));
       const all = catalog.all();
-      catalog.upsert([{ ...all[round % all.length]!, title: `retagged ${round}` }]);
+      catalog.upsert([{ ...storedFields(all[round % all.length]!), title: `retagged ${round}` }]);
       catalog.remove([catalog.all()[(round * 3) % catalog.size]!.id]);
       const got = browse(cd, 'm/all').items.map((i) => i.id.slice(-16));
       const fresh = makeCd(catalog.all());
