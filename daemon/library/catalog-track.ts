@@ -15,27 +15,13 @@ export interface TrackFormat {
   readonly channels: number | null;
 }
 
+/**
+ * The fields a CatalogTrack holds itself, declared once in StoredTrack (declaration merging); the
+ * format's five are getters. The constructor must set each: a catalogue test compares every field.
+ */
+export interface CatalogTrack extends Omit<StoredTrack, keyof TrackFormat> {}
+
 export class CatalogTrack implements StoredTrack {
-  id: string;
-  title: string;
-  artist: string;
-  album: string;
-  albumArtist: string;
-  trackNumber: number | null;
-  discNumber: number | null;
-  year: number | null;
-  genre: string | null;
-  durationMs: number;
-  bitrate: number | null;
-  size: number;
-  sha256: string | null;
-  hasArt: boolean;
-  addedAt: string;
-  source: TrackSource;
-  path: string;
-  root: string;
-  mtimeMs: number;
-  folderArt: string | null;
   readonly format: TrackFormat;
 
   /** `t`'s fields, with the shared values given (already interned by the catalogue). */

@@ -337,6 +337,15 @@ describe('Catalog', () => {
       assert.ok(!c.listNames('artist').some((n) => n.name === 'Massive Attack'));
     });
 
+    it('keeps every field of a track, whatever it stores shared, and writes it out whole', () => {
+      const c = new Catalog(silent);
+      const input = track({ id: 'all', title: 'T', artist: 'A', album: 'B', albumArtist: 'AA', trackNumber: 3, discNumber: 2, year: 1999, genre: 'G', durationMs: 1234.5, codec: 'alac', mime: 'audio/mp4', sampleRate: 96000, bitsPerSample: 24, channels: 6, bitrate: 4_000_000, size: 5_000_000_000, hasArt: true, source: { kind: 'push', device: 'phone', via: 'dlna' }, path: 'AA/B/2-03 T.m4a', mtimeMs: 1_700_000_000_123.25, folderArt: 'cover.jpg' });
+      c.upsert([{ ...input }]);
+      const kept = c.get('all')!;
+      assert.deepEqual(storedFields(kept), input);
+      assert.deepEqual(JSON.parse(JSON.stringify(kept)), input, 'the document and the journal get every field');
+      assert.deepEqual(Object.keys(storedFields(kept)).sort(), Object.keys(input).sort());
+    });
     it('finds tracks by hash and by location', () => {
       const c = library();
       // A music-folder track's id is derived from its location: that is how it is found again.
