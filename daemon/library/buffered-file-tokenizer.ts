@@ -1,18 +1,28 @@
 // A random-access strtok3 tokenizer over a file that reads it in 64 KiB blocks. music-metadata
 // parses with many small reads (an MPEG frame header is 4 bytes): through strtok3's own file
 // tokenizer each is one thread-pool round trip, about a third of the CPU time of a folder scan.
-// Here they are copies out of a block read once.
+// Here they are copies out of a block read once. Blocks never leave this class (reads copy out of
+// them), so a closed tokenizer's blocks serve the next file: a fresh 64 KiB buffer per file came from
+// the C heap and went back only when a collection found it, and after a 50 000-file scan the heap
+// kept about 18 MB of such holes for good.
 import { open, type FileHandle } from 'node:fs/promises';
 import { AbstractTokenizer, EndOfStreamError, type IRandomAccessFileInfo, type IReadChunkOptions } from 'strtok3';
 
 const BLOCK = 64 * 1024;
 /** Blocks kept: the head and a little around the current position; tags at the end reuse none. */
 const CACHED_BLOCKS = 4;
+/** Blocks of closed tokenizers, ready for the next: enough for the scanner's concurrent reads. */
+const spareBlocks: Buffer[] = [];
+const SPARE_BLOCKS_KEPT = 16;
 
 export class BufferedFileTokenizer extends AbstractTokenizer {
   readonly fileInfo: IRandomAccessFileInfo;
   /** Most recently used last. */
   private readonly blocks = new Map<number, Buffer>();
+  /** Every block this tokenizer took, cached or evicted; given back on close. */
+  private readonly taken: Buffer[] = [];
+  /** Block reads in flight: a block is given back only once nothing can still write into it. */
+  private readonly filling = new Set<Promise<unknown>>();
 
   static async open(file: string): Promise<BufferedFileTokenizer> {
     const handle = await open(file, 'r');
@@ -29,7 +39,14 @@ export class BufferedFileTokenizer extends AbstractTokenizer {
     private readonly handle: FileHandle,
     fileInfo: IRandomAccessFileInfo,
   ) {
-    super({ onClose: () => handle.close() });
+    super({
+      onClose: async () => {
+        await Promise.allSettled(this.filling);
+        this.blocks.clear();
+        for (const b of this.taken.splice(0)) if (spareBlocks.length < SPARE_BLOCKS_KEPT) spareBlocks.push(b);
+        await handle.close();
+      },
+    });
     this.fileInfo = fileInfo;
   }
 
@@ -86,16 +103,25 @@ export class BufferedFileTokenizer extends AbstractTokenizer {
       this.blocks.set(index, hit);
       return hit;
     }
-    const buf = Buffer.allocUnsafe(BLOCK);
+    const buf = spareBlocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK);
+    // A file read far through (cover art in small reads) keeps only the first few for reuse.
+    if (this.taken.length < CACHED_BLOCKS * 2) this.taken.push(buf);
+    const fill = this.fill(buf, index);
+    this.filling.add(fill);
+    const filled = await fill.finally(() => this.filling.delete(fill));
+    const block = buf.subarray(0, filled);
+    this.blocks.set(index, block);
+    if (this.blocks.size > CACHED_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
+    return block;
+  }
+
+  private async fill(buf: Buffer, index: number): Promise<number> {
     let filled = 0;
     while (filled < BLOCK) {
       const { bytesRead } = await this.handle.read(buf, filled, BLOCK - filled, index * BLOCK + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    const block = buf.subarray(0, filled);
-    this.blocks.set(index, block);
-    if (this.blocks.size > CACHED_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
-    return block;
+    return filled;
   }
 }

@@ -10,7 +10,7 @@ import { normalizeIp } from '../net.js';
 import { discardBody } from '../http/errors.js';
 import { allowBody } from '../http/body.js';
 import { UPNP_ERRORS, UpnpError, type ActionArgs, type ActionResult, type UpnpErrorCode, type UpnpRequestInfo, type UpnpService } from './service.js';
-import { escapeXml, escapeXmlUtf8 } from './xml-text.js';
+import { escapeXml, xmlUtf8, type XmlPiece } from './xml-text.js';
 import { childrenOf, decodeXmlText as decodeXml, elementName, unsafeXmlReason, type OrderedNode, orderedXmlParser } from '../xml-read.js';
 
 /** Real control requests are a few KB; a Browse with a long filter stays far below this. */
@@ -156,13 +156,13 @@ export function parseSoapEnvelope(text: string): SoapCall {
 const ENVELOPE_OPEN = '<?xml version="1.0" encoding="utf-8"?>\n<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>';
 const ENVELOPE_CLOSE = '</s:Body></s:Envelope>\n';
 
-/** The answer's bytes: each out-argument is escaped straight into UTF-8 (see escapeXmlUtf8). */
+/** The answer's bytes, in one allocation: each out-argument escaped straight into UTF-8 (see xmlUtf8). */
 export function soapResponse(serviceType: string, action: string, result: ActionResult): Buffer {
-  const parts: Buffer[] = [Buffer.from(`${ENVELOPE_OPEN}<u:${action}Response xmlns:u="${escapeXml(serviceType)}">`)];
+  const pieces: XmlPiece[] = [{ markup: `${ENVELOPE_OPEN}<u:${action}Response xmlns:u="${escapeXml(serviceType)}">` }];
   // Out-arguments in insertion order: services add them in the order their SCPD lists them.
-  for (const [k, v] of Object.entries(result)) parts.push(Buffer.from(`<${k}>`), escapeXmlUtf8(String(v)), Buffer.from(`</${k}>`));
-  parts.push(Buffer.from(`</u:${action}Response>${ENVELOPE_CLOSE}`));
-  return Buffer.concat(parts);
+  for (const [k, v] of Object.entries(result)) pieces.push({ markup: `<${k}>` }, { text: String(v) }, { markup: `</${k}>` });
+  pieces.push({ markup: `</u:${action}Response>${ENVELOPE_CLOSE}` });
+  return xmlUtf8(pieces);
 }
 
 export function soapFault(code: number, description: string): string {

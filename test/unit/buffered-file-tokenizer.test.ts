@@ -55,6 +55,15 @@ describe('BufferedFileTokenizer', () => {
     });
   }
 
+  it('reads many files at once, again and again, each with its own bytes (blocks go from closed readers to new ones)', async () => {
+    const files = [...shipped.map((n) => fixturePath(n)), ...['moov-at-end.m4a', 'id3v1-at-end.mp3', 'long.flac'].map((n) => path.join(dir, n))];
+    const expected = await Promise.all(files.map(async (f) => comparable(await parseFile(f, { duration: false, skipCovers: false }))));
+    for (let round = 0; round < 3; round++) {
+      const got = await Promise.all(files.map(async (f) => comparable(await viaBlocks(f))));
+      files.forEach((f, i) => assert.deepEqual(got[i], expected[i], `${path.basename(f)}, round ${round}`));
+    }
+  });
+
   it('reads across block boundaries and reports the end of the file', async () => {
     const file = path.join(dir, 'counting.bin');
     const bytes = Buffer.alloc(200_000);

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { decodeXmlText, parseSoapActionHeader, parseSoapEnvelope, readSoapBody, serviceTypeMatches, soapFault, soapResponse, SoapRequestError } from '../../daemon/upnp/soap.js';
 import { UpnpError } from '../../daemon/upnp/service.js';
-import { escapeXml, escapeXmlUtf8 } from '../../daemon/upnp/xml-text.js';
+import { escapeXml, xmlUtf8 } from '../../daemon/upnp/xml-text.js';
 
 const ENV = (inner: string) => `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>${inner}</s:Body></s:Envelope>`;
 
@@ -125,9 +125,18 @@ describe('SOAP body reader', () => {
   });
 });
 
-describe('escapeXmlUtf8', () => {
+describe('xmlUtf8', () => {
+  const samples = ['', 'plain', '<DIDL-Lite a="1">&amp; Beyoncé\'s\r\n</DIDL-Lite>', '雨の日 🎵 & <b>', 'bad\u0001\u0008\uFFFEtext', 'lone \uD800 half', 'pair 😀 \uDBFF\uDFFF'];
+
   it('gives the UTF-8 bytes of escapeXml for markup, non-ASCII text and characters XML cannot hold', () => {
-    const samples = ['', 'plain', '<DIDL-Lite a="1">&amp; Beyoncé\'s\r\n</DIDL-Lite>', '雨の日 🎵 & <b>', 'bad\u0001\u0008\uFFFEtext', 'lone \uD800 half', 'pair 😀 \uDBFF\uDFFF'];
-    for (const s of samples) assert.deepEqual(escapeXmlUtf8(s), Buffer.from(escapeXml(s), 'utf8'), JSON.stringify(s));
+    for (const s of samples) assert.deepEqual(xmlUtf8([{ text: s }]), Buffer.from(escapeXml(s), 'utf8'), JSON.stringify(s));
+  });
+
+  it('writes markup as it is between escaped texts, small and past the kept scratch buffer alike', () => {
+    const big = '<item>雨 & "晴"</item>'.repeat(40_000); // about 1 MB of UTF-8
+    for (const text of [...samples, big, 'small again']) {
+      const pieces = [{ markup: '<a x="1">' }, { text }, { markup: '</a><é>' }, { text: '<&>' }, { markup: '</é>' }];
+      assert.equal(xmlUtf8(pieces).toString('utf8'), `<a x="1">${escapeXml(text)}</a><é>&lt;&amp;&gt;</é>`);
+    }
   });
 });
