@@ -70,8 +70,17 @@ export class ConfigError extends Error {
   }
 }
 
-/** The package root: dist/daemon/config.js → two levels up from dist/. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * The package root: the nearest folder above this module with a package.json. This module runs
+ * from the bundle (dist/hifid.js) and, in unit tests, from tsc's dist/daemon/config.js.
+ */
+export const PACKAGE_ROOT = ((): string => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(here, '..', '..');
+  }
+})();
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
   // systemd's StateDirectory= hands us the right place; a git checkout keeps its data beside it.

@@ -1,4 +1,4 @@
-// Starts the real daemon (dist/daemon/main.js) as a child process inside the test LAN.
+// Starts the real daemon (dist/hifid.js, the bundle that ships) as a child process inside the test LAN.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from './fixtures.js';
 import { testLan } from './lan.js';
+
+/** The daemon as it ships: one bundle (scripts/build-daemon.mjs). */
+export const DAEMON_JS = path.join(REPO_ROOT, 'dist', 'hifid.js');
 
 export interface DaemonOptions {
   dataDir?: string;
@@ -18,7 +21,7 @@ export interface DaemonOptions {
  * The environment and node flags of the daemon's first line (`#!/usr/bin/env -S NAME=VALUE… node FLAG…`),
  * so tests and benchmarks run it as its shebang, npm start and systemd do.
  */
-export function daemonRuntime(mainJs = path.join(REPO_ROOT, 'dist', 'daemon', 'main.js')): { env: Record<string, string>; nodeFlags: string[] } {
+export function daemonRuntime(mainJs = DAEMON_JS): { env: Record<string, string>; nodeFlags: string[] } {
   const first = readFileSync(mainJs, 'utf8').split('\n', 1)[0]!;
   const m = /^#!\/usr\/bin\/env -S (.*)$/.exec(first);
   if (!m) throw new Error(`${mainJs}: no "#!/usr/bin/env -S" line`);
@@ -60,7 +63,7 @@ export class TestDaemon {
     const port = opts.port ?? nextPort++;
     // LocalSend is off unless a test turns it on (`--localsend-port 53317`): its port is fixed by the
     // apps, and two daemons at once (lock tests) would fight over it.
-    const args = [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), '--data-dir', dataDir, '--port', String(port), '--interface', lan.iface, '--name', 'Living-room Hi-Fi', '--log-level', 'debug', '--localsend-port', '0', ...(opts.args ?? [])];
+    const args = [DAEMON_JS, '--data-dir', dataDir, '--port', String(port), '--interface', lan.iface, '--name', 'Living-room Hi-Fi', '--log-level', 'debug', '--localsend-port', '0', ...(opts.args ?? [])];
     const runtime = daemonRuntime();
     const proc = spawn(process.execPath, [...runtime.nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...runtime.env, ...opts.env } });
     const d = new TestDaemon(proc, dataDir, port, ownsDir);
@@ -126,7 +129,7 @@ export class TestDaemon {
 /** Runs the daemon to completion with these arguments (for --help and config errors). */
 export function runDaemonOnce(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'daemon', 'main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const proc = spawn(process.execPath, [DAEMON_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -16,14 +16,14 @@ describe('runtime settings', () => {
   it('npm start uses the same environment and flags', () => {
     const start = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
     const envPart = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
-    assert.equal(start, `${envPart} node ${nodeFlags.join(' ')} dist/daemon/main.js`);
+    assert.equal(start, `${envPart} node ${nodeFlags.join(' ')} dist/hifid.js`);
   });
 
   it('the systemd unit uses the same environment and flags', () => {
     const unit = readFileSync(path.join(REPO_ROOT, 'systemd', 'hifid.service'), 'utf8');
     for (const [k, v] of Object.entries(env)) assert.match(unit, new RegExp(`^Environment=${k}=${v}$`, 'm'));
-    const exec = /^ExecStart=\/usr\/bin\/env node (.*) \/opt\/hifid\/dist\/daemon\/main\.js /m.exec(unit);
-    assert.ok(exec, 'ExecStart runs node on dist/daemon/main.js');
+    const exec = /^ExecStart=\/usr\/bin\/env node (.*) \/opt\/hifid\/dist\/hifid\.js /m.exec(unit);
+    assert.ok(exec, 'ExecStart runs node on dist/hifid.js');
     assert.equal(exec[1], nodeFlags.join(' '));
   });
 });
