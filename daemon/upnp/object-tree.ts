@@ -244,7 +244,7 @@ export class ObjectTree {
   /** addedAt of the oldest track in Recently Added when it was last built (null: fewer than 200 or unknown). */
   private recentCutoff: string | null = null;
   private readonly sortCache = new Map<string, Children>();
-  /** Folded text per track list, keyed by the list itself: lists are replaced, never changed, after a change. */
+  /** The albums, artists and genres a Search from the root looks through, kept until the next change like the views they come from. */
   private wholeContainers: TreeContainer[] | null = null;
   /**
    * All Tracks in title order, kept up to date across changes (binary-search inserts, one filter for

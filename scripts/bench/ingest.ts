@@ -1,8 +1,9 @@
 // Ingest benchmark (not a test). Runs inside scripts/test-lan.sh:  npm run bench:ingest [-- --quick] [-- --only big|many|catalogue] [-- --runs N]
-//  1. one 300 MB push vs `cp` (and `cp`+sync) of the same file to the same disk: throughput, ratio, RSS growth
+//  1. one 300 MB push vs `cp` (and `cp`+sync) of the same file to the same disk, and vs a bare Node
+//     receiver doing only what a durable push must (HTTP, SHA-256, write, fsync): throughput, ratios, RSS growth
 //  2. 1000 pushes of 3 MB tracks (concurrency 4): tracks/s, catalogue document writes, journal fsyncs
 //  3. a 50 000-track catalogue (a generated --music-dir library): time to indexed, start-up time, steady RSS
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MEMORY_SETTLES_MS } from '../../daemon/memory.js';
 import { DEFAULT_SERVICES, TestDaemon } from '../../test/helpers/daemon.js';
+import { testLan } from '../../test/helpers/lan.js';
 import { makeWav } from '../../test/helpers/fixtures.js';
 import { generateLibrary } from '../gen-library.js';
 
@@ -107,6 +109,40 @@ async function status(url: string): Promise<{ tracks: number; catalogWrites: { d
   return (await (await fetch(`${url}/api/v1/status`)).json()) as { tracks: number; catalogWrites: { documentWrites: number; journalSyncs: number } };
 }
 
+/**
+ * The floor for a durable push here: a bare Node HTTP server, in its own process as the daemon is,
+ * that streams the body to a file while hashing it, fsyncs the file and answers. No tags, no decode
+ * check, no catalogue: what is left of a push's time once every hifid feature is taken away.
+ */
+const BARE_RECEIVER = `
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { createWriteStream, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+const [host, file] = process.argv.slice(1);
+const server = http.createServer(async (req, res) => {
+  const hash = createHash('sha256');
+  await pipeline(req, new Transform({ transform(c, _e, done) { hash.update(c); done(null, c); } }), createWriteStream(file));
+  const fd = openSync(file, 'r+');
+  fsyncSync(fd);
+  closeSync(fd);
+  rmSync(file);
+  res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ sha256: hash.digest('hex') }));
+});
+server.listen(0, host, () => console.log(server.address().port));
+`;
+
+async function startBareReceiver(file: string): Promise<{ url: string; stop(): void }> {
+  const host = testLan().stereo;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', BARE_RECEIVER, host, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
+    proc.once('exit', (code) => reject(new Error(`bare receiver exited with ${code}`)));
+  });
+  return { url: `http://${host}:${port}`, stop: () => proc.kill() };
+}
+
 async function bigPush(work: string): Promise<void> {
   const size = (QUICK ? 60 : 300) * MB;
   const runs = RUNS;
@@ -115,13 +151,19 @@ async function bigPush(work: string): Promise<void> {
   const cp: number[] = [];
   const cpSync: number[] = [];
   const push: number[] = [];
+  const bare: number[] = [];
   const growth: number[] = [];
   const daemonCpu: number[] = [];
   const clientCpu: number[] = [];
   // Debug level for the daemon's own "push timing" line: where each push's time went.
   const d = await TestDaemon.start({ dataDir: path.join(work, 'data-big'), args: ['--log-level', 'debug'] });
+  const receiver = await startBareReceiver(path.join(work, 'bare.wav'));
   try {
     for (let i = 0; i < runs; i++) {
+      execFileSync('sync');
+      const tb = process.hrtime.bigint();
+      if ((await pushFileRaw(receiver.url, src)).status !== 201) throw new Error('the bare receiver failed');
+      bare.push(Number(process.hrtime.bigint() - tb) / 1e9);
       execFileSync('sync');
       cp.push(timeCommand('cp', [src, path.join(work, 'copy.wav')]));
       rmSync(path.join(work, 'copy.wav'));
@@ -146,6 +188,7 @@ async function bigPush(work: string): Promise<void> {
       await fetch(`${d.url}/api/v1/tracks/${r.body.track!.id}`, { method: 'DELETE' });
     }
   } finally {
+    receiver.stop();
     await d.stop();
   }
   const phases = d.logs.filter((l) => l.msg === 'push timing') as Array<Record<string, number>>;
@@ -156,11 +199,13 @@ async function bigPush(work: string): Promise<void> {
   console.log(`hifid push:    ${fmt(median(push), 2)} s  ${fmt(sizeMb / median(push))} MB/s  (HTTP over the test LAN, SHA-256, fsync, tags, decode check)`);
   console.log(`ratio vs cp:        ${fmt(median(cp) / median(push), 2)}   (goal ≥ 0.8)`);
   console.log(`ratio vs cp + sync: ${fmt(median(cpSync) / median(push), 2)}`);
+  console.log(`bare Node receiver: ${fmt(median(bare), 2)} s  ${fmt(sizeMb / median(bare))} MB/s  (HTTP, SHA-256, write, fsync; nothing else)`);
+  console.log(`ratio vs bare receiver: ${fmt(median(bare) / median(push), 2)}`);
   console.log(`daemon RSS growth during the push: ${fmt(median(growth))} MB (max ${fmt(Math.max(...growth))} MB; goal < 50 MB)`);
   const phase = (k: string) => fmt(median(phases.map((p) => p[k] ?? NaN)) / 1000, 2);
   console.log(`in the daemon (medians): receive+hash+write ${phase('receiveMs')} s, tags+decode check ${phase('inspectMs')} s, final fsync ${phase('syncMs')} s (both after receive, in parallel), place+catalogue ${phase('commitMs')} s`);
   console.log(`CPU per push (medians): daemon ${fmt(median(daemonCpu), 2)} s, bench client ${fmt(median(clientCpu), 2)} s (includes its RSS sampler)`);
-  console.log(`runs (push s): ${push.map((x) => fmt(x, 2)).join(', ')}; cp+sync: ${cpSync.map((x) => fmt(x, 2)).join(', ')}`);
+  console.log(`runs (push s): ${push.map((x) => fmt(x, 2)).join(', ')}; cp+sync: ${cpSync.map((x) => fmt(x, 2)).join(', ')}; bare receiver: ${bare.map((x) => fmt(x, 2)).join(', ')}`);
   rmSync(src);
 }
 
