@@ -382,6 +382,29 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return a.length - b.length;
   }
 
+  /**
+   * Whether the track's folded title contains `needle` (already folded), as
+   * foldedTitle(t).includes(needle) would, without making the folded string while the title is ASCII:
+   * a Search `dc:title contains` looks at every title.
+   */
+  titleContains(t: StoredTrack, needle: string): boolean {
+    const title = t.title;
+    const last = title.length - needle.length;
+    for (let i = 0; i <= last; i++) {
+      let j = 0;
+      for (; j < needle.length; j++) {
+        let x = title.charCodeAt(i + j);
+        if (x > 0x7f) return this.foldedTitle(t).includes(needle);
+        if (x >= 0x41 && x <= 0x5a) x += 0x20;
+        if (x !== needle.charCodeAt(j)) break;
+      }
+      if (j === needle.length) return true;
+    }
+    // No match in the ASCII seen so far; a non-ASCII character later on folds differently.
+    for (let i = Math.max(0, last + 1); i < title.length; i++) if (title.charCodeAt(i) > 0x7f) return this.foldedTitle(t).includes(needle);
+    return false;
+  }
+
   /** The folded form of a repeated value (artist, album, genre…), computed once per distinct value. */
   foldValue(v: string | null): string {
     return this.fold(v);

@@ -187,8 +187,12 @@ function pageBounds(args: ActionArgs): { start: number; count: number } {
 
 // ---- Search evaluation ----
 
-/** A property of an object being searched. */
-type Getter<T> = (o: T) => string | null;
+/**
+ * A property of an object being searched. `contains`, given only for a property never null, answers
+ * `contains` and `doesNotContain` for a folded needle without making the folded value
+ * (Catalog.titleContains).
+ */
+type Getter<T> = ((o: T) => string | null) & { contains?: (o: T, needle: string) => boolean };
 
 /**
  * Compiles an expression into a predicate over one kind of object. Text is compared folded (case-
@@ -250,16 +254,22 @@ function compile<T>(e: SearchExpr, get: (p: SearchProperty) => Getter<T>): (o: T
             const v = g(o);
             return v !== null && cmp(v) >= 0;
           };
-        case 'contains':
+        case 'contains': {
+          const has = g.contains;
+          if (has) return (o) => has(o, x);
           return (o) => {
             const v = g(o);
             return v !== null && v.includes(x);
           };
-        case 'doesNotContain':
+        }
+        case 'doesNotContain': {
+          const has = g.contains;
+          if (has) return (o) => !has(o, x);
           return (o) => {
             const v = g(o);
             return v === null || !v.includes(x);
           };
+        }
         case 'startsWith':
           return (o) => {
             const v = g(o);
@@ -452,7 +462,7 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
       case 'upnp:class':
         return () => TRACK_CLASS;
       case 'dc:title':
-        return (t) => catalog.foldedTitle(t);
+        return Object.assign((t: StoredTrack) => catalog.foldedTitle(t), { contains: (t: StoredTrack, needle: string) => catalog.titleContains(t, needle) });
       case 'dc:creator':
       case 'upnp:artist':
         return (t) => catalog.foldValue(t.artist);

@@ -168,6 +168,19 @@ describe('Catalog', () => {
       x.upsert([track({ id: 't00', title: 'zzz' })]);
       assert.equal(sign(x.compareTitles(x.get('t00')!, byId.get('t06')!)), 1);
     });
+    it('finds text in titles exactly as their folded forms contain it, ASCII or not', () => {
+      // titleContains compares ASCII titles case-insensitively in place and folds only non-ASCII ones.
+      const titles = ['Love Song', 'GLOVES', 'lov', 'Lo\u0301ve', 'Lóve me', 'Ｌｏｖｅ', 'Beloved', 'ドライフラワー', 'Straße', 'e\u0301', 'Café Love', '', 'ab', 'LOVE'];
+      const needles = ['love', 'lov', 'e', '', 'strasse', 'ドライ', 'é', 'ove song', 'x', 'loves', 'abc', 'cafe'];
+      const x = new Catalog(silent);
+      x.load(titles.map((title, i) => track({ id: `t${String(i).padStart(2, '0')}`, title })), 0);
+      for (const t of x.all()) {
+        for (const raw of needles) {
+          const needle = foldText(raw);
+          assert.equal(x.titleContains(t, needle), foldText(t.title).includes(needle), `${JSON.stringify(t.title)} contains ${JSON.stringify(needle)}`);
+        }
+      }
+    });
     it('is stable for equal keys (same order on every page)', () => {
       const x = new Catalog(silent);
       x.load(Array.from({ length: 30 }, (_, i) => track({ id: `t${String(29 - i).padStart(2, '0')}`, title: 'Same' })), 0);
