@@ -49,7 +49,7 @@ export function xmlUtf8(pieces: readonly XmlPiece[]): Buffer {
   const strings = pieces.map((p) => ('markup' in p ? p.markup : UNSAFE.test(p.text) ? p.text.replace(INVALID, '').replace(LONE_SURROGATE, '\uFFFD') : p.text));
   let encodedSize = 0;
   for (const s of strings) encodedSize += Buffer.byteLength(s, 'utf8');
-  if (scratch.length < encodedSize && encodedSize <= SCRATCH_KEPT) scratch = Buffer.allocUnsafeSlow(Math.max(encodedSize, 2 * scratch.length));
+  if (scratch.length < encodedSize && encodedSize <= SCRATCH_KEPT) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_KEPT, Math.max(encodedSize, 2 * scratch.length)));
   const src = scratch.length >= encodedSize ? scratch : Buffer.allocUnsafeSlow(encodedSize);
   const ends: number[] = [];
   let size = 0;
