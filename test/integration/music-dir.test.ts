@@ -92,6 +92,28 @@ describe('music folders', function () {
     await eventually(async () => !(await list(d.url)).some((t) => t.path === 'Loose/new song.wav'));
   });
 
+  it('follows a folder moved in, watches inside it, forgets it when removed and watches it again when it comes back', async () => {
+    // Made outside the music folder, then moved in whole: its inside must be watched from then on.
+    const outside = mkdtempSync(path.join(tmpdir(), 'hifid-moved-'));
+    mkdirSync(path.join(outside, 'Disc'));
+    writeFileSync(path.join(outside, 'Disc', 'a.wav'), makeWav(9101, { title: 'Moved In' }));
+    const moved = path.join(music, 'Moved');
+    renameSync(outside, moved);
+    await eventually(async () => (await list(d.url)).some((t) => t.title === 'Moved In'));
+    writeFileSync(path.join(moved, 'Disc', 'b.wav'), makeWav(9102, { title: 'Added Inside' }));
+    await eventually(async () => (await list(d.url)).some((t) => t.title === 'Added Inside'));
+    rmSync(moved, { recursive: true });
+    await eventually(async () => !(await list(d.url)).some((t) => t.path.startsWith('Moved/')));
+    // The same folder again: a watch left over from the removed one would hide what comes next.
+    mkdirSync(path.join(moved, 'Disc'), { recursive: true });
+    writeFileSync(path.join(moved, 'Disc', 'c.wav'), makeWav(9103, { title: 'Back Again' }));
+    await eventually(async () => (await list(d.url)).some((t) => t.title === 'Back Again'));
+    writeFileSync(path.join(moved, 'Disc', 'd.wav'), makeWav(9104, { title: 'Later Still' }));
+    await eventually(async () => (await list(d.url)).some((t) => t.title === 'Later Still'));
+    rmSync(moved, { recursive: true });
+    await eventually(async () => !(await list(d.url)).some((t) => t.path.startsWith('Moved/')));
+  });
+
   it('keeps ids stable across restarts', async () => {
     const before = (await list(d.url)).map((t) => t.id).sort();
     await d.stop();
