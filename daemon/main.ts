@@ -192,7 +192,7 @@ async function start(config: Config, log: Logger, signal: AbortSignal): Promise<
       .then(() => library.store.writeSnapshot())
       .catch((err: unknown) => log.error({ err }, 'scan failed'))
       .then(() => releaseMemoryAfterStartup(http.quietForMs, scanAbort.signal, log))
-      .then(() => releaseMemoryAfterBursts(http.quietForMs, scanAbort.signal, log))
+      .then(() => releaseMemoryAfterBursts(http.quietForMs, scanAbort.signal, log, () => contentDirectory.releaseCaches()))
       .catch((err: unknown) => log.error({ err }, 'memory release stopped'));
     stops.push({ name: 'scanner', stop: async () => { scanAbort.abort(); await scanning; } });
     log.info({ name: config.name, port: config.port, dataDir: config.dataDir, version: VERSION }, 'hifid ready');

@@ -54,6 +54,8 @@ export interface ContentDirectoryDeps {
 
 export interface ContentDirectory extends UpnpService {
   readonly tree: ObjectTree;
+  /** Drops the cached Search results and the tree's views, rebuilt when next asked for (memory.ts). */
+  releaseCaches(): void;
   /** Stops listening to the catalogue. */
   close(): void;
 }
@@ -592,6 +594,10 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     onEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    releaseCaches() {
+      searchCache.clear();
+      tree.releaseViews();
     },
     close() {
       catalog.off('change', onChange);

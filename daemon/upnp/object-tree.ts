@@ -335,6 +335,15 @@ export class ObjectTree {
     return [...out];
   }
 
+  /**
+   * Lets go of every view built on demand (artists, albums, genres, folders, re-sorted lists…); the
+   * next Browse or Search that needs one builds it again. All Tracks in title order stays: it is
+   * patched through changes, and most browsing pages through it.
+   */
+  releaseViews(): void {
+    this.invalidate();
+  }
+
   private invalidate(): void {
     this.playlistTracks.clear();
     this.groupViews.clear();

@@ -302,6 +302,31 @@ describe('ContentDirectory (in process)', () => {
     off();
   });
 
+  it('answers the same after letting its views and cached searches go, and still follows changes', () => {
+    // Every container, browsed plain and sorted, plus a few searches: what a release must not change.
+    const answers = () => {
+      const out: unknown[] = [];
+      const queue = ['0'];
+      while (queue.length) {
+        const id = queue.shift()!;
+        const plain = browse(cd, id);
+        out.push(id, plain.raw, plain.total, plain.updateId, browse(cd, id, { sort: '-dc:title' }).raw, browse(cd, id, { flag: 'BrowseMetadata' }).raw);
+        queue.push(...plain.containers.map((c) => String(c.id)));
+      }
+      for (const q of ['dc:title contains "love"', 'upnp:class = "object.container.person.musicArtist"', '*']) out.push(q, search(cd, q).total, titles(search(cd, q, { sort: '+dc:title' }).items));
+      return out;
+    };
+    const before = answers();
+    cd.releaseCaches();
+    assert.deepEqual(answers(), before);
+    cd.releaseCaches();
+    catalog.upsert([track({ n: 6, title: 'After Release', artist: 'Beta Band', album: 'Three EPs', trackNumber: 3, discNumber: 1, year: 1998, genre: 'Rock', path: 'Beta Band/Three EPs/CD1/03 After Release.mp3' })]);
+    assert.equal(browse(cd, 'm/all').total, 6);
+    const beta = browse(cd, 'm/artists').containers.find((c) => c['dc:title'] === 'Beta Band')!;
+    assert.ok(titles(browse(cd, `${String(beta.id)}/all`).items).includes('After Release'));
+    assert.equal(search(cd, 'dc:title = "After Release"').total, 1);
+  });
+
   it('keeps All Tracks in title order through adds, retags and removals', () => {
     browse(cd, 'm/all'); // builds the order that is then patched change by change
     const words = ['delta', 'Alpha', 'echo', 'Bravo', 'charlie', 'Éclair', 'alpha'];
