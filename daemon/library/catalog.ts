@@ -49,6 +49,11 @@ export function foldText(s: string): string {
 }
 const ASCII = /^[\u0000-\u007f]*$/;
 
+/** An ASCII character code lower-cased: what foldText does to it. */
+function asciiLower(code: number): number {
+  return code >= 0x41 && code <= 0x5a ? code + 0x20 : code;
+}
+
 /**
  * A music-folder track's id: stable for the same file, whatever its content. Ids are made from the
  * digest's bytes, not by slicing its hex: a slice of a string keeps the whole string alive, which
@@ -368,13 +373,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     const b = tb.title;
     const n = Math.min(a.length, b.length);
     for (let i = 0; i < n; i++) {
-      let x = a.charCodeAt(i);
-      let y = b.charCodeAt(i);
+      const x = a.charCodeAt(i);
+      const y = b.charCodeAt(i);
       if (x > 0x7f || y > 0x7f) return compareText(this.foldedTitle(ta), this.foldedTitle(tb));
       if (x === y) continue;
-      if (x >= 0x41 && x <= 0x5a) x += 0x20;
-      if (y >= 0x41 && y <= 0x5a) y += 0x20;
-      if (x !== y) return x - y;
+      const d = asciiLower(x) - asciiLower(y);
+      if (d) return d;
     }
     // Equal so far: a longer rest decides, unless it is non-ASCII (combining marks fold to nothing).
     const rest = a.length > n ? a : b;
@@ -393,10 +397,9 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     for (let i = 0; i <= last; i++) {
       let j = 0;
       for (; j < needle.length; j++) {
-        let x = title.charCodeAt(i + j);
+        const x = title.charCodeAt(i + j);
         if (x > 0x7f) return this.foldedTitle(t).includes(needle);
-        if (x >= 0x41 && x <= 0x5a) x += 0x20;
-        if (x !== needle.charCodeAt(j)) break;
+        if (asciiLower(x) !== needle.charCodeAt(j)) break;
       }
       if (j === needle.length) return true;
     }

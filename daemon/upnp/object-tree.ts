@@ -278,7 +278,7 @@ export class ObjectTree {
    */
   applyChange(change: CatalogChange): string[] {
     const tracksChanged = change.added.length > 0 || change.removed.length > 0;
-    if (tracksChanged) this.invalidate();
+    if (tracksChanged) this.releaseViews();
     else {
       // Only playlists changed: every other view still stands.
       this.playlistTracks.clear();
@@ -341,10 +341,6 @@ export class ObjectTree {
    * patched through changes, and most browsing pages through it.
    */
   releaseViews(): void {
-    this.invalidate();
-  }
-
-  private invalidate(): void {
     this.playlistTracks.clear();
     this.groupViews.clear();
     this.albumsView = null;
