@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { STORE_ROOT, type StoredTrack } from './track.js';
-import { CatalogTrack, type TrackFormat } from './catalog-track.js';
+import { CatalogTrack, SharedFields, type TrackFormat } from './catalog-track.js';
 import type { Album, NamedCount, Page } from './listing.js';
 
 export type SortKey = 'title' | 'artist' | 'album' | 'albumArtist' | 'year' | 'genre' | 'added' | 'track' | 'duration';
@@ -81,6 +81,8 @@ interface AlbumEntry {
   album: Album;
   /** An array, not a Set: 5000 albums of ten tracks cost 1 MB less. Removal is a scan of one album. */
   trackIds: string[];
+  /** What the album's tracks share, one per distinct combination (usually one). */
+  shared: SharedFields[];
 }
 
 export interface CatalogEvents {
@@ -216,7 +218,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
 
   /** albumIdOf, once per distinct album (a hash per track cost 60 ms at start-up with 50 000 tracks). */
   private readonly albumIds = new Map<string, Map<string, string>>();
-  private albumId(t: StoredTrack): string {
+  private albumId(t: Pick<StoredTrack, 'albumArtist' | 'album'>): string {
     let byAlbum = this.albumIds.get(t.albumArtist);
     if (!byAlbum) this.albumIds.set(t.albumArtist, (byAlbum = new Map()));
     let id = byAlbum.get(t.album);
@@ -233,41 +235,51 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return f;
   }
 
-  /** The catalogue's record of `input`, sharing what other tracks have too. */
-  private record(input: StoredTrack): CatalogTrack {
-    // A spread copy of a record has none of its computed fields: storedFields() copies them all.
-    if (typeof input.codec !== 'string') throw new TypeError(`track ${input.id} has no codec: copy catalogue records with storedFields()`);
+  /** The SharedFields in `entry` that fits `input`, made if none does. */
+  private sharedFields(entry: AlbumEntry, input: StoredTrack): SharedFields {
     const root = this.intern(input.root);
-    return new CatalogTrack(input, {
+    const values = {
       artist: this.intern(input.artist),
       album: this.intern(input.album),
       albumArtist: this.intern(input.albumArtist),
       genre: input.genre ? this.intern(input.genre) : input.genre,
+      year: input.year,
       // A folder scan stamps a whole batch with one time, and a loaded document has one string per
       // track for each: 40 bytes a track otherwise. A pushed track's time is its own.
       addedAt: root !== STORE_ROOT ? this.intern(input.addedAt) : input.addedAt,
       // Folder tracks all share one source object; pushed ones share one per device.
       source: this.sharedSource(input.source),
       root,
-      format: this.sharedFormat(input),
-    });
+      folderArt: input.folderArt ? this.intern(input.folderArt) : input.folderArt,
+      hasArt: input.hasArt,
+    };
+    const format = this.sharedFormat(input);
+    for (const s of entry.shared) if (s.fits(values, format)) return s;
+    const v = values;
+    const made = new SharedFields(v.artist, v.album, v.albumArtist, v.genre, v.year, v.addedAt, v.source, v.root, v.folderArt, v.hasArt, format);
+    entry.shared.push(made);
+    return made;
   }
 
   private index(input: StoredTrack): CatalogTrack {
-    const t = this.record(input);
+    // A spread copy of a record has none of its computed fields: storedFields() copies them all.
+    if (typeof input.codec !== 'string') throw new TypeError(`track ${input.id} has no codec: copy catalogue records with storedFields()`);
+    // Interned first: the album-id memo keeps its keys.
+    const names = { albumArtist: this.intern(input.albumArtist), album: this.intern(input.album) };
+    const aid = this.albumId(names);
+    let entry = this.albums.get(aid);
+    if (!entry) {
+      const album = { id: aid, title: names.album, albumArtist: names.albumArtist, year: input.year, genre: input.genre ? this.intern(input.genre) : input.genre, trackCount: 0, artTrackId: null };
+      entry = { album, trackIds: [], shared: [] };
+      this.albums.set(aid, entry);
+    }
+    const shared = this.sharedFields(entry, input);
+    shared.uses++;
+    const t = new CatalogTrack(input, shared);
     this.byId.set(t.id, t);
     if (t.sha256) this.byHash.set(t.sha256, t.id);
     if (t.root === STORE_ROOT) this.storePaths.set(t.path, t.id);
     if (!ASCII.test(t.title)) this.titleFolds.set(t.id, foldText(t.title));
-    const aid = this.albumId(t);
-    let entry = this.albums.get(aid);
-    if (!entry) {
-      entry = {
-        album: { id: aid, title: t.album, albumArtist: t.albumArtist, year: t.year, genre: t.genre, trackCount: 0, artTrackId: null },
-        trackIds: [],
-      };
-      this.albums.set(aid, entry);
-    }
     entry.trackIds.push(t.id);
     entry.album.trackCount = entry.trackIds.length;
     if (!entry.album.artTrackId && (t.hasArt || t.folderArt)) entry.album.artTrackId = t.id;
@@ -290,6 +302,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       entry.trackIds.pop();
     }
     entry.album.trackCount = entry.trackIds.length;
+    if (--t.shared.uses === 0) entry.shared.splice(entry.shared.indexOf(t.shared), 1);
     if (!entry.trackIds.length) {
       this.albums.delete(aid);
       const byAlbum = this.albumIds.get(t.albumArtist);
@@ -349,6 +362,12 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       this.sortedCache.set(cacheKey, list);
     }
     return list;
+  }
+
+  /** Drops the sorted lists and folded values kept for speed; they are made again when needed. */
+  releaseCaches(): void {
+    this.sortedCache.clear();
+    this.foldMemo.clear();
   }
 
   /** Sorts any subset with the same orders as `sorted`. */

@@ -359,6 +359,28 @@ describe('Catalog', () => {
       assert.deepEqual(JSON.parse(JSON.stringify(kept)), input, 'the document and the journal get every field');
       assert.deepEqual(Object.keys(storedFields(kept)).sort(), Object.keys(input).sort());
     });
+    it('keeps each track of an album its own values where they differ from the others, through changes', () => {
+      const c = new Catalog(silent);
+      const base = { album: 'Mixed', albumArtist: 'Various', year: 2000, genre: 'Pop', codec: 'mp3', mime: 'audio/mpeg', sampleRate: 44100, hasArt: false, folderArt: null, addedAt: '2024-02-02T00:00:00.000Z', root: '/srv/music', source: { kind: 'folder' as const, device: null }, sha256: null };
+      const inputs = [
+        track({ id: 'm1', ...base, artist: 'One' }),
+        track({ id: 'm6', ...base, artist: 'One', trackNumber: 6, title: 'Six' }),
+        track({ id: 'm2', ...base, artist: 'Two', year: 2001, hasArt: true }),
+        track({ id: 'm3', ...base, artist: 'One', genre: null, folderArt: 'cover.jpg' }),
+        track({ id: 'm4', ...base, artist: 'One', codec: 'flac', mime: 'audio/flac', sampleRate: 96000, bitsPerSample: 24 }),
+        track({ id: 'm5', ...base, artist: 'One', source: { kind: 'push', device: 'phone' }, root: STORE_ROOT }),
+      ];
+      c.upsert(inputs.map((t) => ({ ...t })));
+      for (const t of inputs) assert.deepEqual(storedFields(c.get(t.id)!), t, t.id);
+      // The only track with its values changes, goes and comes back; the others are untouched.
+      const m2 = { ...inputs[2]!, year: 1999, artist: 'Three' };
+      c.upsert([{ ...m2 }]);
+      c.remove(['m4']);
+      c.upsert([{ ...inputs[4]! }]);
+      for (const t of [inputs[0]!, inputs[1]!, m2, inputs[3]!, inputs[4]!, inputs[5]!]) assert.deepEqual(storedFields(c.get(t.id)!), t, t.id);
+      assert.deepEqual(ids(c.albumTracks(albumIdOf('Various', 'Mixed'))).sort(), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+    });
+
     it('finds tracks by hash and by location', () => {
       const c = library();
       // A music-folder track's id is derived from its location: that is how it is found again.
