@@ -22,9 +22,9 @@ await build({
   format: 'esm',
   target: 'node20',
   outfile: OUT,
-  // Loaded only when needed (a first LocalSend identity; ffmpeg-static is optional and finds its
-  // binary beside itself), so they stay in node_modules.
-  external: ['selfsigned', 'ffmpeg-static'],
+  // ffmpeg-static is optional and finds its binary beside itself, so it stays in node_modules
+  // (as does selfsigned, which only a child process making the LocalSend identity loads).
+  external: ['ffmpeg-static'],
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',

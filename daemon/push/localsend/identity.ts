@@ -1,11 +1,17 @@
 // The LocalSend identity: one self-signed certificate, made on first run and kept in state/, whose
 // SHA-256 is the fingerprint phones pin. It serves HTTPS and is our client certificate on /register.
-// The one file that imports selfsigned.
+// The one file that uses selfsigned.
+import { execFile } from 'node:child_process';
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileDurable } from '../../library/durable.js';
 import type { Logger } from '../../log.js';
+
+const execFileAsync = promisify(execFile);
 
 export interface LocalSendIdentity {
   /** PEM */
@@ -32,24 +38,31 @@ function parse(pem: string): LocalSendIdentity {
   return { key: keyPem + '\n', cert: certPem + '\n', fingerprint: certFingerprint(x509.raw) };
 }
 
-/** As the official apps make theirs: RSA-2048, CN "LocalSend User", no SAN, valid from long ago (a box's clock may be wrong). */
+/**
+ * Makes the key and certificate in a child process, with selfsigned. Importing it here would keep
+ * it and the PKI libraries under it in the daemon's heap for good (about 1.5 MB, for a job done once).
+ * As the official apps make theirs: RSA-2048, CN "LocalSend User", no SAN, valid from long ago (a
+ * box's clock may be wrong). Without an explicit extension list selfsigned adds a DNS SAN; clients
+ * pin the fingerprint, not names.
+ */
+const CREATE_SCRIPT = `
+const { generate } = await import(process.argv[1]);
+const made = await generate([{ name: 'commonName', value: 'LocalSend User' }], {
+  keyType: 'rsa', keySize: 2048, algorithm: 'sha256',
+  notBeforeDate: new Date(Date.UTC(1975, 0, 1)), notAfterDate: new Date(Date.UTC(4096, 0, 1)),
+  extensions: [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+  ],
+});
+process.stdout.write(made.private.trim() + '\\n' + made.cert.trim() + '\\n');
+`;
+
 async function create(): Promise<string> {
-  // Loaded only on first run: selfsigned and the PKI libraries under it cost memory for good once imported.
-  const { generate } = await import('selfsigned');
-  const made = await generate([{ name: 'commonName', value: 'LocalSend User' }], {
-    keyType: 'rsa',
-    keySize: 2048,
-    algorithm: 'sha256',
-    notBeforeDate: new Date(Date.UTC(1975, 0, 1)),
-    notAfterDate: new Date(Date.UTC(4096, 0, 1)),
-    // Without an explicit list selfsigned adds a DNS SAN; clients pin the fingerprint, not names.
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    ],
-  });
-  return `${made.private.trim()}\n${made.cert.trim()}\n`;
+  const selfsigned = pathToFileURL(createRequire(import.meta.url).resolve('selfsigned')).href;
+  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '--eval', CREATE_SCRIPT, selfsigned], { timeout: 60_000, maxBuffer: 64 * 1024 });
+  return stdout;
 }
 
 /**
