@@ -54,7 +54,7 @@ export interface ContentDirectoryDeps {
 
 export interface ContentDirectory extends UpnpService {
   readonly tree: ObjectTree;
-  /** Drops the cached Search results and the tree's views, rebuilt when next asked for (memory.ts). */
+  /** Drops the cached Search results, the tree's views and memos and the catalogue's sorted lists, made again when next asked for (memory.ts). */
   releaseCaches(): void;
   /** Stops listening to the catalogue. */
   close(): void;
@@ -597,7 +597,8 @@ export function createContentDirectory(deps: ContentDirectoryDeps): ContentDirec
     },
     releaseCaches() {
       searchCache.clear();
-      tree.releaseViews();
+      tree.releaseMemory();
+      catalog.releaseCaches();
     },
     close() {
       catalog.off('change', onChange);

@@ -353,6 +353,16 @@ export class ObjectTree {
     if (this.albumIdMemo.size > 200_000) this.albumIdMemo.clear();
   }
 
+  /**
+   * releaseViews, and the memoised hashes too (about 1 MB at 50 000 tracks in 6000 folders). For
+   * when the daemon goes quiet: a change keeps them, so the views it drops rebuild faster.
+   */
+  releaseMemory(): void {
+    this.releaseViews();
+    this.hashMemo.clear();
+    this.albumIdMemo.clear();
+  }
+
   /** Every container listing `t` directly, plus their ancestors up to `m` (Recently Added aside). */
   private containersOf(t: StoredTrack): string[] {
     const out = [ALL_TRACKS_ID];
