@@ -8,9 +8,10 @@ import { daemonRuntime } from '../helpers/daemon.js';
 describe('runtime settings', () => {
   const { env, nodeFlags } = daemonRuntime(path.join(REPO_ROOT, 'daemon', 'main.ts'));
 
-  it('the shebang caps the young generation and the malloc arenas', () => {
+  it('the shebang caps the young generation and the malloc arenas, and fixes the mmap threshold', () => {
     assert.ok(nodeFlags.some((f) => /^--max-semi-space-size=\d+$/.test(f)), nodeFlags.join(' '));
     assert.ok(Number(env.MALLOC_ARENA_MAX) >= 1, JSON.stringify(env));
+    assert.ok(Number(env.MALLOC_MMAP_THRESHOLD_) >= 4096, JSON.stringify(env));
   });
 
   it('npm start uses the same environment and flags', () => {
