@@ -255,8 +255,8 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     };
     const format = this.sharedFormat(input);
     for (const s of entry.shared) if (s.fits(values, format)) return s;
-    const v = values;
-    const made = new SharedFields(v.artist, v.album, v.albumArtist, v.genre, v.year, v.addedAt, v.source, v.root, v.folderArt, v.hasArt, format);
+    const { artist, album, albumArtist, genre, year, addedAt, source, folderArt, hasArt } = values;
+    const made = new SharedFields(artist, album, albumArtist, genre, year, addedAt, source, root, folderArt, hasArt, format);
     entry.shared.push(made);
     return made;
   }
@@ -302,7 +302,10 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       entry.trackIds.pop();
     }
     entry.album.trackCount = entry.trackIds.length;
-    if (--t.shared.uses === 0) entry.shared.splice(entry.shared.indexOf(t.shared), 1);
+    if (--t.shared.uses === 0) {
+      const at = entry.shared.indexOf(t.shared);
+      if (at >= 0) entry.shared.splice(at, 1);
+    }
     if (!entry.trackIds.length) {
       this.albums.delete(aid);
       const byAlbum = this.albumIds.get(t.albumArtist);
