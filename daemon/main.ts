@@ -1,7 +1,8 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2
 // The runtime settings for a 512 MB box (the same in npm start and systemd; the test harness reads
 // them from this line): V8's young generation capped at 2 MB semi-spaces instead of 16, two malloc
-// arenas instead of one per thread, and blocks of 128 KB or more always mapped on their own. docs/ARCHITECTURE.md ("Memory") gives the measurements.
+// arenas instead of one per thread, and blocks of 128 KB or more always mapped on their own.
+// docs/ARCHITECTURE.md ("Memory") gives the measurements.
 // Process entry: config → library → servers → signals. The only place that wires modules together.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
