@@ -1,5 +1,11 @@
-// LocalSend leaves: DTO checks (untrusted JSON from phones), what counts as audio, and receive sessions.
+// LocalSend leaves: DTO checks (untrusted JSON from phones), what counts as audio, receive sessions, the identity.
 import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { IDENTITY_FILE, certFingerprint, loadOrCreateIdentity } from '../../daemon/push/localsend/identity.js';
 import { DtoError, deviceName, fileKind, isTextMessage, parseAnnouncement, parsePrepareUpload, parseRegister, titleHint, type FileDto } from '../../daemon/push/localsend/dto.js';
 import { MAX_UPLOAD_ATTEMPTS, ReceiveSessions, SessionError, type EndReason } from '../../daemon/push/localsend/sessions.js';
 
@@ -191,5 +197,29 @@ describe('LocalSend receive sessions', () => {
     assert.equal(sessions.cancel('other', sender.ip), false);
     assert.equal(sessions.cancel(null, sender.ip), true);
     assert.deepEqual(ended, ['cancelled']);
+  });
+});
+
+describe('LocalSend identity', () => {
+  // The certificate's options live in the child process's script, which tsc does not check.
+  it('makes the certificate the official apps make, once, readable by its owner only, and loads it again', async function () {
+    this.timeout(30_000);
+    const dir = mkdtempSync(path.join(tmpdir(), 'hifid-identity-'));
+    try {
+      const made = await loadOrCreateIdentity(dir, pino({ level: 'silent' }));
+      const cert = new X509Certificate(made.cert);
+      assert.equal(cert.subject, 'CN=LocalSend User');
+      assert.equal(cert.subjectAltName, undefined, 'no SAN: phones pin the fingerprint');
+      assert.equal(cert.publicKey.asymmetricKeyType, 'rsa');
+      assert.equal(cert.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+      assert.equal(new Date(cert.validFrom).getUTCFullYear(), 1975, 'valid on a box whose clock is wrong');
+      assert.equal(new Date(cert.validTo).getUTCFullYear(), 4096);
+      assert.ok(cert.checkPrivateKey(createPrivateKey(made.key)));
+      assert.equal(made.fingerprint, certFingerprint(cert.raw));
+      assert.equal(statSync(path.join(dir, IDENTITY_FILE)).mode & 0o077, 0);
+      assert.deepEqual(await loadOrCreateIdentity(dir, pino({ level: 'silent' })), made);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
