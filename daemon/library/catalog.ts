@@ -235,13 +235,16 @@ export class Catalog extends EventEmitter<CatalogEvents> {
     return f;
   }
 
-  /** The SharedFields in `entry` that fits `input`, made if none does. */
-  private sharedFields(entry: AlbumEntry, input: StoredTrack): SharedFields {
+  /**
+   * The SharedFields in `entry` that fits `input`, made if none does. `names` are the input's album
+   * artist and album, interned (an album's entry holds the first spelling; folding can differ).
+   */
+  private sharedFields(entry: AlbumEntry, input: StoredTrack, names: Pick<StoredTrack, 'albumArtist' | 'album'>): SharedFields {
     const root = this.intern(input.root);
     const values = {
       artist: this.intern(input.artist),
-      album: this.intern(input.album),
-      albumArtist: this.intern(input.albumArtist),
+      album: names.album,
+      albumArtist: names.albumArtist,
       genre: input.genre ? this.intern(input.genre) : input.genre,
       year: input.year,
       // A folder scan stamps a whole batch with one time, and a loaded document has one string per
@@ -273,7 +276,7 @@ export class Catalog extends EventEmitter<CatalogEvents> {
       entry = { album, trackIds: [], shared: [] };
       this.albums.set(aid, entry);
     }
-    const shared = this.sharedFields(entry, input);
+    const shared = this.sharedFields(entry, input, names);
     shared.uses++;
     const t = new CatalogTrack(input, shared);
     this.byId.set(t.id, t);
